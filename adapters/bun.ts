@@ -1,0 +1,166 @@
+/**
+ * Bun adapter: weft over `Bun.listen` / `Bun.connect` sockets.
+ *
+ * Bun hands socket events to shared handlers, so each socket carries its own small
+ * state (in `socket.data`) that feeds a ReadableStream and drains a WritableStream.
+ * Bun's write() may take only part of a buffer and does not queue the rest: the tail is
+ * re-sent on `drain`, and the writable's promise waits for it (that is the backpressure).
+ */
+import type { Socket, SocketHandler } from "bun";
+import { Connection, RpcError, type Server, type Transport } from "../mod.ts";
+import {
+  type ConnectOptions,
+  DEFAULT_HOSTNAME,
+  type ListenOptions,
+  type TcpListener,
+  withConnectTimeout,
+} from "./options.ts";
+
+export type { ConnectOptions, ListenOptions, TcpListener } from "./options.ts";
+
+/** Chunks the read side buffers before it pauses the socket. */
+const READ_HIGH_WATER_MARK = 16;
+
+/** Per-socket state behind the transport's two streams. */
+class BunSocketState {
+  readonly transport: Transport;
+  #socket: Socket<BunSocketState>;
+  #reads!: ReadableStreamDefaultController<Uint8Array>;
+  #readsClosed = false;
+  /** Bytes Bun did not take yet, and the write waiting on them. */
+  #tail: Uint8Array | null = null;
+  #tailDone: { resolve: () => void; reject: (error: unknown) => void } | null = null;
+  #ended = false;
+
+  constructor(socket: Socket<BunSocketState>) {
+    this.#socket = socket;
+    socket.setNoDelay(true);
+    const readable = new ReadableStream<Uint8Array>({
+      start: (controller) => {
+        this.#reads = controller;
+      },
+      pull: () => socket.resume(),
+      cancel: () => this.#terminate(),
+    }, { highWaterMark: READ_HIGH_WATER_MARK });
+    const writable = new WritableStream<Uint8Array>({
+      write: (chunk) => this.#write(chunk),
+      close: () => {
+        this.#ended = true;
+        socket.end();
+      },
+      abort: () => this.#terminate(),
+    });
+    this.transport = { readable, writable, remoteAddress: `${socket.remoteAddress}:${socket.localPort}` };
+  }
+
+  onData(data: Uint8Array): void {
+    if (this.#readsClosed) return;
+    this.#reads.enqueue(data);
+    if ((this.#reads.desiredSize ?? 1) <= 0) this.#socket.pause();
+  }
+
+  onDrain(): void {
+    const tail = this.#tail;
+    if (tail === null) return;
+    const written = this.#socket.write(tail, 0, tail.length);
+    if (written < 0) return this.onClose(new Error("socket closed"));
+    if (written < tail.length) {
+      this.#tail = tail.subarray(written);
+      return;
+    }
+    this.#tail = null;
+    const done = this.#tailDone;
+    this.#tailDone = null;
+    done?.resolve();
+  }
+
+  onClose(error?: Error): void {
+    const done = this.#tailDone;
+    this.#tail = this.#tailDone = null;
+    done?.reject(error ?? new Error("socket closed"));
+    if (this.#readsClosed) return;
+    this.#readsClosed = true;
+    if (error) this.#reads.error(error);
+    else this.#reads.close();
+  }
+
+  #write(chunk: Uint8Array): Promise<void> | void {
+    if (this.#ended) throw new RpcError("unavailable", "socket closed");
+    const written = this.#socket.write(chunk, 0, chunk.length);
+    if (written < 0) throw new RpcError("unavailable", "socket closed");
+    if (written === chunk.length) return;
+    this.#tail = chunk.subarray(written);
+    return new Promise((resolve, reject) => (this.#tailDone = { resolve, reject }));
+  }
+
+  #terminate(): void {
+    this.#ended = true;
+    this.#socket.terminate();
+  }
+}
+
+/** The handlers every weft socket on Bun shares. */
+function socketHandlers(onOpen: (state: BunSocketState) => void): SocketHandler<BunSocketState> {
+  return {
+    binaryType: "uint8array",
+    open(socket) {
+      socket.data = new BunSocketState(socket);
+      onOpen(socket.data);
+    },
+    data(socket, data) {
+      socket.data.onData(data);
+    },
+    drain(socket) {
+      socket.data.onDrain();
+    },
+    end(socket) {
+      socket.data?.onClose();
+    },
+    close(socket, error) {
+      socket.data?.onClose(error);
+    },
+    error(socket, error) {
+      socket.data?.onClose(error);
+    },
+  };
+}
+
+/** Accepts TCP connections for `server`. */
+export function listen(server: Server, options: ListenOptions = {}): Promise<TcpListener> {
+  const hostname = options.hostname ?? DEFAULT_HOSTNAME;
+  let bunListener;
+  try {
+    bunListener = Bun.listen<BunSocketState>({
+      hostname,
+      port: options.port ?? 0,
+      socket: socketHandlers((state) => server.accept(state.transport)),
+    });
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  const listener: TcpListener = {
+    hostname,
+    port: bunListener.port,
+    close() {
+      server.removeListener(listener);
+      bunListener.stop(false); // stop accepting; live connections are server.close()'s
+      return Promise.resolve();
+    },
+  };
+  server.addListener(listener);
+  return Promise.resolve(listener);
+}
+
+/** Opens a client connection. */
+export async function connect(options: ConnectOptions): Promise<Connection> {
+  let transport: Transport | undefined;
+  const attempt = Bun.connect<BunSocketState>({
+    hostname: options.hostname ?? DEFAULT_HOSTNAME,
+    port: options.port,
+    socket: socketHandlers((state) => (transport = state.transport)),
+  });
+  const socket = await withConnectTimeout(attempt, options, () => {
+    attempt.then((late) => late.terminate(), () => {});
+  });
+  return new Connection(transport ?? socket.data.transport, "client", options);
+}

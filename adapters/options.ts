@@ -1,0 +1,57 @@
+/** Options and shapes shared by the TCP adapters, so all three read the same to their users. */
+import { type ConnectionOptions, RpcError } from "../mod.ts";
+
+export interface ListenOptions {
+  /** Default "127.0.0.1". */
+  hostname?: string;
+  /** Default 0: the system picks a free port (read it back from `listener.port`). */
+  port?: number;
+}
+
+export interface ConnectOptions extends ConnectionOptions {
+  /** Default "127.0.0.1". */
+  hostname?: string;
+  port: number;
+  /** Milliseconds to wait for the TCP handshake before failing with `unavailable`. Default 10000. */
+  connectTimeout?: number;
+}
+
+/** A listening TCP socket that feeds a Server. */
+export interface TcpListener {
+  readonly hostname: string;
+  readonly port: number;
+  /** Stops accepting. Live connections stay: close them with `server.close()`. */
+  close(): Promise<void>;
+}
+
+export const DEFAULT_HOSTNAME = "127.0.0.1";
+export const DEFAULT_CONNECT_TIMEOUT = 10_000;
+
+/** The error every adapter's connect() rejects with when the peer cannot be reached. */
+export function connectError(hostname: string, port: number, cause: unknown): RpcError {
+  const why = cause instanceof Error ? cause.message : String(cause);
+  return new RpcError("unavailable", `cannot connect to ${hostname}:${port}: ${why}`, { cause });
+}
+
+/** Races a connect attempt against the connect timeout. */
+export function withConnectTimeout<T>(
+  attempt: Promise<T>,
+  options: ConnectOptions,
+  onTimeout: () => void,
+): Promise<T> {
+  const hostname = options.hostname ?? DEFAULT_HOSTNAME;
+  const ms = options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      onTimeout();
+      reject(connectError(hostname, options.port, new Error(`timed out after ${ms} ms`)));
+    }, ms);
+  });
+  return Promise.race([
+    attempt.catch((error) => {
+      throw error instanceof RpcError ? error : connectError(hostname, options.port, error);
+    }),
+    timeout,
+  ]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,239 @@
+import { errorForReset, RpcError } from "./errors.ts";
+import { Flags, STREAM_BITS } from "./flags.ts";
+import type { RequestId } from "./frame.ts";
+import { MessageStream } from "./message_stream.ts";
+import { Response } from "./response.ts";
+
+/** Per-call options. */
+export interface CallOptions {
+  /** Aborting it cancels the call: the peer gets a reset, the call rejects with `cancelled`. */
+  signal?: AbortSignal;
+  /** Milliseconds until the call fails with `deadline_exceeded` (and the peer gets a reset). */
+  timeout?: number;
+  /** Let the peer handle this request concurrently with others (the NonBlock flag). */
+  nonBlocking?: boolean;
+}
+
+/** What a call needs from its connection. Kept narrow so calls never reach into the engine. */
+export interface CallHost {
+  write(id: RequestId, flags: number, cmd: number, payload: Uint8Array): void;
+  /** Waits while the transport is backpressured; throws if the connection closed. */
+  writable(): Promise<void>;
+  reset(id: RequestId, code: number): void;
+  /** The call is over on both halves: drop it from the connection's table. */
+  forget(id: RequestId): void;
+  checkPayload(payload: Uint8Array): void;
+  newStream(): MessageStream;
+  /** The flags every request from this side carries (NonBlock for a server calling a client). */
+  readonly baseFlags: number;
+}
+
+const EMPTY = new Uint8Array(0);
+const SEND_IDLE = 0;
+const SEND_OPEN = 1;
+const SEND_CLOSED = 2;
+
+/**
+ * A call in flight, from the caller's side: the request half (one frame, or a stream
+ * opened by the first `send`) and the reply half (`response`, iterable with `for await`).
+ */
+export class Call implements AsyncIterable<Uint8Array> {
+  readonly id: RequestId;
+  readonly cmd: number;
+  /** Settles with the first reply frame; rejects if the call fails before that. */
+  readonly response: Promise<Response>;
+  #host: CallHost;
+  #resolve!: (response: Response) => void;
+  #reject!: (error: unknown) => void;
+  #replyStream: MessageStream | null = null;
+  /** The reply half is complete (or failed): nothing more will arrive. */
+  #replyDone = false;
+  #sendState = SEND_IDLE;
+  #sendError: unknown = undefined;
+  #flags: number;
+  #cleanup: (() => void) | null = null;
+  #writable: WritableStream<Uint8Array> | null = null;
+
+  constructor(host: CallHost, id: RequestId, cmd: number, options: CallOptions | undefined) {
+    this.#host = host;
+    this.id = id;
+    this.cmd = cmd;
+    this.#flags = host.baseFlags | (options?.nonBlocking ? Flags.NonBlock : 0);
+    this.response = new Promise<Response>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+    if (options !== undefined && (options.signal !== undefined || options.timeout !== undefined)) {
+      this.#watch(options);
+    }
+  }
+
+  /** Sends the whole request as one plain frame (a unary request). */
+  sendUnary(payload: Uint8Array): void {
+    this.#host.write(this.id, this.#flags, this.cmd, payload);
+    this.#sendState = SEND_CLOSED;
+  }
+
+  /** Sends one payload on the request stream, opening it on first use. Waits out backpressure. */
+  async send(payload: Uint8Array): Promise<void> {
+    this.#checkSendable(payload);
+    const flags = this.#sendState === SEND_IDLE ? this.#flags | Flags.Stream : Flags.Stream;
+    this.#sendState = SEND_OPEN;
+    this.#host.write(this.id, flags, this.cmd, payload);
+    await this.#host.writable();
+  }
+
+  /** Ends the request stream, optionally with a last payload. */
+  async end(payload: Uint8Array = EMPTY): Promise<void> {
+    this.#checkSendable(payload);
+    const flags = this.#sendState === SEND_IDLE ? this.#flags | STREAM_BITS : STREAM_BITS;
+    this.#sendState = SEND_CLOSED;
+    this.#host.write(this.id, flags, this.cmd, payload);
+    this.#maybeForget();
+    await this.#host.writable();
+  }
+
+  /** The request stream as a WritableStream: close() ends it, abort() cancels the call. */
+  get writable(): WritableStream<Uint8Array> {
+    this.#writable ??= new WritableStream<Uint8Array>({
+      write: (chunk) => this.send(chunk),
+      close: () => this.end(),
+      abort: (reason) => this.cancel(reason),
+    });
+    return this.#writable;
+  }
+
+  /** Walks the reply's payloads. */
+  async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    yield* await this.response;
+  }
+
+  /** The reply's payloads as a ReadableStream. */
+  get readable(): ReadableStream<Uint8Array> {
+    let iterator: AsyncIterator<Uint8Array> | null = null;
+    return new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        iterator ??= this[Symbol.asyncIterator]();
+        const { value, done } = await iterator.next();
+        if (done) controller.close();
+        else controller.enqueue(value);
+      },
+      cancel: (reason) => this.cancel(reason),
+    }, { highWaterMark: 0 });
+  }
+
+  /** Cancels the call: the peer gets a reset (reason 1), the call rejects with `cancelled`. */
+  cancel(reason?: unknown): void {
+    this.#abandon("cancelled", new RpcError("cancelled", `call to cmd ${this.cmd} was cancelled`, { cause: reason }));
+  }
+
+  /** A reply frame arrived. */
+  onFrame(flags: number, cmd: number, payload: Uint8Array): void {
+    const stream = this.#replyStream;
+    if (stream !== null) {
+      const end = (flags & Flags.StreamEnd) !== 0;
+      if (payload.length > 0 || !end) stream.push(payload);
+      if (end) {
+        stream.end();
+        this.#replyComplete();
+      }
+      return;
+    }
+    if (this.#replyDone) return;
+    if ((flags & STREAM_BITS) === 0) {
+      this.#resolve(new Response(cmd, flags, payload, null));
+      this.#replyComplete();
+      return;
+    }
+    const opened = this.#host.newStream();
+    opened.onCancel = (reason) => this.cancel(reason);
+    if (payload.length > 0 || (flags & Flags.StreamEnd) === 0) opened.push(payload);
+    this.#replyStream = opened;
+    this.#resolve(new Response(cmd, flags, payload, opened));
+    if ((flags & Flags.StreamEnd) !== 0) {
+      opened.end();
+      this.#replyComplete();
+    }
+  }
+
+  /** The peer reset the call. */
+  onReset(reason: number): void {
+    this.#sendState = SEND_CLOSED;
+    this.#sendError ??= errorForReset(reason, `call to cmd ${this.cmd}`);
+    if (!this.#replyDone) this.#fail(this.#sendError);
+    this.#host.forget(this.id);
+  }
+
+  /** The connection closed under the call. */
+  onClose(error: RpcError): void {
+    this.#sendState = SEND_CLOSED;
+    this.#sendError ??= error;
+    this.#fail(error);
+  }
+
+  #abandon(code: "cancelled" | "deadline_exceeded", error: RpcError): void {
+    if (this.#replyDone && this.#sendState !== SEND_OPEN) return;
+    this.#host.reset(this.id, code === "cancelled" ? 1 : 4);
+    this.#sendState = SEND_CLOSED;
+    this.#sendError ??= error;
+    this.#fail(error);
+    this.#host.forget(this.id);
+  }
+
+  #fail(error: unknown): void {
+    if (this.#replyDone) return;
+    this.#replyDone = true;
+    this.#unwatch();
+    if (this.#replyStream !== null) this.#replyStream.fail(error);
+    else this.#reject(error);
+  }
+
+  #replyComplete(): void {
+    this.#replyDone = true;
+    this.#unwatch();
+    this.#maybeForget();
+  }
+
+  #maybeForget(): void {
+    if (this.#replyDone && this.#sendState !== SEND_OPEN) this.#host.forget(this.id);
+  }
+
+  #checkSendable(payload: Uint8Array): void {
+    if (this.#sendState === SEND_CLOSED) {
+      throw this.#sendError ?? new RpcError("failed_precondition", `request stream of cmd ${this.cmd} already ended`);
+    }
+    this.#host.checkPayload(payload);
+  }
+
+  #watch(options: CallOptions): void {
+    const { signal, timeout } = options;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const onAbort = () => this.cancel(signal?.reason);
+    if (signal !== undefined) {
+      if (signal.aborted) {
+        queueMicrotask(onAbort);
+        return;
+      }
+      signal.addEventListener("abort", onAbort, { once: true });
+    }
+    if (timeout !== undefined) {
+      timer = setTimeout(() => {
+        this.#abandon(
+          "deadline_exceeded",
+          new RpcError("deadline_exceeded", `call to cmd ${this.cmd} timed out after ${timeout} ms`),
+        );
+      }, timeout);
+    }
+    this.#cleanup = () => {
+      signal?.removeEventListener("abort", onAbort);
+      if (timer !== undefined) clearTimeout(timer);
+    };
+  }
+
+  #unwatch(): void {
+    if (this.#cleanup !== null) {
+      this.#cleanup();
+      this.#cleanup = null;
+    }
+  }
+}

@@ -1,0 +1,585 @@
+import { Call, type CallHost, type CallOptions } from "./call.ts";
+import { errorForReset, ProtocolError, resetReasonOf, RpcError } from "./errors.ts";
+import { Flags, STREAM_BITS } from "./flags.ts";
+import { DEFAULT_MAX_FRAME_SIZE, isOddId, MAX_CMD, type RequestId } from "./frame.ts";
+import { FrameDecoder } from "./frame_decoder.ts";
+import { FrameWriter } from "./frame_writer.ts";
+import { IncomingRequest } from "./incoming_request.ts";
+import { MessageStream } from "./message_stream.ts";
+import { type Handler, type HandlerResult, Mux, type PushHandler } from "./mux.ts";
+import type { Response } from "./response.ts";
+import { isAsyncIterable, isReadableStream, toAsyncIterator } from "./streams.ts";
+import type { Transport } from "./transport.ts";
+
+/** Which end of the connection this is: it decides id parity and flags of outgoing requests. */
+export type Role = "client" | "server";
+
+export interface ConnectionOptions {
+  /** Handlers for requests and pushes from the peer. Default: a new, empty mux. */
+  mux?: Mux;
+  /** Largest length field accepted and sent (header bytes after it included). Default 10 MiB. */
+  maxFrameSize?: number;
+  /** Requests from the peer in flight at once; more are refused with `resource_exhausted`. */
+  maxConcurrentRequests?: number;
+  /** Unread bytes a stream may hold before the connection stops reading. Default 1 MiB. */
+  streamHighWaterMark?: number;
+  /** Default for `CallOptions.nonBlocking`. */
+  nonBlocking?: boolean;
+  /** Connection-level failures (bad frames, transport errors) and handler errors land here. */
+  onError?: (error: unknown, connection: Connection) => void;
+  /** Numbers pushed frames; a server shares one counter across its connections. */
+  nextPushId?: () => number;
+}
+
+export interface CloseOptions {
+  /** Milliseconds to let in-flight calls finish before the rest are failed. Default 5000. */
+  timeout?: number;
+}
+
+const EMPTY = new Uint8Array(0);
+const OPEN = 0;
+const CLOSING = 1;
+const CLOSED = 2;
+/** How many recently reset stream ids to remember, so their late frames are dropped. */
+const RESET_MEMORY = 1024;
+
+/**
+ * One end of a weft/qrpc connection. Both roles run the same engine: each side can call
+ * the other, stream both ways, and push; the role only sets id parity (client ids odd,
+ * server ids even) and makes a server's requests NonBlock, as qrpc clients require.
+ *
+ * The read loop never waits for a handler, so a blocking handler that calls back into
+ * its peer gets its reply (qrpc deadlocks there). Blocking requests still run one at a
+ * time, in arrival order, from a queue.
+ */
+export class Connection {
+  readonly role: Role;
+  readonly mux: Mux;
+  /** Resolves when the connection is closed: with the error that closed it, if any. */
+  readonly closed: Promise<Error | undefined>;
+  readonly maxFrameSize: number;
+
+  #transport: Transport;
+  #writer: FrameWriter;
+  #decoder: FrameDecoder;
+  #reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
+  #state = OPEN;
+  #closeError: RpcError | null = null;
+  #resolveClosed!: (error: Error | undefined) => void;
+  #onError: ((error: unknown, connection: Connection) => void) | undefined;
+  #nextPushId: () => number;
+
+  #nextId: number;
+  #calls = new Map<RequestId, Call>();
+  #incoming = new Map<RequestId, IncomingRequest>();
+  #recentlyReset = new Set<RequestId>();
+  #maxConcurrent: number;
+  #streamHighWaterMark: number;
+  #nonBlockingDefault: boolean;
+
+  #blockingQueue: IncomingRequest[] = [];
+  #blockingHead = 0;
+  #blockingBusy = false;
+  #pumping = false;
+
+  /** Streams over their high-water mark; while any, the read loop waits on #readGate. */
+  #overfull = 0;
+  #readGate: Promise<void> | null = null;
+  #openReadGate: (() => void) | null = null;
+  #drained: (() => void) | null = null;
+
+  #host: CallHost;
+  readonly #onFrame = (id: RequestId, flags: number, cmd: number, payload: Uint8Array) =>
+    this.#dispatch(id, flags, cmd, payload);
+
+  constructor(transport: Transport, role: Role, options: ConnectionOptions = {}) {
+    this.role = role;
+    this.mux = options.mux ?? new Mux();
+    this.maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
+    this.#maxConcurrent = options.maxConcurrentRequests ?? 100_000;
+    this.#streamHighWaterMark = options.streamHighWaterMark ?? 1024 * 1024;
+    this.#nonBlockingDefault = options.nonBlocking ?? false;
+    this.#onError = options.onError;
+    let pushId = role === "client" ? 1 : 0;
+    this.#nextPushId = options.nextPushId ?? (() => (pushId += 2));
+    // qrpc numbers client requests 3, 5, 7... and server requests 2, 4, 6...
+    this.#nextId = role === "client" ? 3 : 2;
+    this.#transport = transport;
+    this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
+    this.#decoder = new FrameDecoder(this.maxFrameSize);
+    this.#writer = new FrameWriter(transport.writable, (error) => this.#transportFailed(error));
+    this.#host = this.#makeCallHost();
+    this.#readLoop();
+  }
+
+  /** Peer address, as the transport reports it. */
+  get remoteAddress(): string | undefined {
+    return this.#transport.remoteAddress;
+  }
+
+  /** True until close() starts or the connection fails. */
+  get isOpen(): boolean {
+    return this.#state === OPEN;
+  }
+
+  /** Calls this side is waiting on, and requests from the peer being handled. */
+  get inFlight(): { calls: number; requests: number } {
+    return { calls: this.#calls.size, requests: this.#incoming.size };
+  }
+
+  /** Serves `cmd` on this connection's mux (shared by all of a server's connections). */
+  handle(cmd: number, handler: Handler): this {
+    this.mux.handle(cmd, handler);
+    return this;
+  }
+
+  /** Receives the peer's pushes (on this connection's mux). */
+  onPush(handler: PushHandler | null): this {
+    this.mux.onPush(handler);
+    return this;
+  }
+
+  /**
+   * Sends a request and resolves with the reply. A streamed reply resolves on its first
+   * frame; walk `response` (or `response.stream`) with `for await` for the rest.
+   */
+  request(cmd: number, payload: Uint8Array = EMPTY, options?: CallOptions): Promise<Response> {
+    try {
+      this.#checkPayload(payload);
+      const call = this.#openCall(cmd, options);
+      if (call instanceof Promise) return call;
+      call.sendUnary(payload);
+      return call.response;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Opens a streaming call: the request stream starts with the first `send` (or `end`),
+   * the reply arrives on `call.response` or by walking `call` with `for await`.
+   */
+  call(cmd: number, options?: CallOptions): Call {
+    const call = this.#openCall(cmd, options);
+    if (call instanceof Promise) {
+      call.catch(() => {});
+      throw this.#closeError ?? new RpcError("unavailable", "connection is closed");
+    }
+    // The reply promise may reject with nobody awaiting it (a caller that only sends).
+    call.response.catch(() => {});
+    return call;
+  }
+
+  /** Pushes a frame to the peer: no reply, no state. */
+  push(cmd: number, payload: Uint8Array = EMPTY): void {
+    this.#checkCmd(cmd);
+    this.#checkPayload(payload);
+    if (this.#state === CLOSED) throw this.#closeError ?? new RpcError("unavailable", "connection is closed");
+    this.#writer.write(this.#nextPushId(), Flags.Push, cmd, payload);
+  }
+
+  /**
+   * Closes gracefully: no new calls either way, in-flight ones get `timeout` ms to finish,
+   * then the connection closes and whatever is left fails with `unavailable`.
+   */
+  async close(options: CloseOptions = {}): Promise<void> {
+    if (this.#state === OPEN) {
+      this.#state = CLOSING;
+      if (this.#calls.size > 0 || this.#incoming.size > 0) {
+        const drained = new Promise<void>((resolve) => (this.#drained = resolve));
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const timedOut = new Promise<void>((resolve) => (timer = setTimeout(resolve, options.timeout ?? 5000)));
+        await Promise.race([drained, timedOut]);
+        clearTimeout(timer);
+      }
+      await this.#writer.close();
+      this.#shutDown(new RpcError("unavailable", "connection closed before the call completed"), undefined);
+    }
+    await this.closed;
+  }
+
+  /** Closes at once: pending calls fail with `unavailable`, handlers' signals abort. */
+  destroy(error?: Error): void {
+    if (this.#state === CLOSED) return;
+    this.#writer.abort(error);
+    this.#shutDown(
+      new RpcError("unavailable", error ? `connection closed: ${error.message}` : "connection closed", { cause: error }),
+      error,
+    );
+  }
+
+  // ---- reading ---------------------------------------------------------------------
+
+  async #readLoop(): Promise<void> {
+    const reader = this.#transport.readable.getReader();
+    this.#reader = reader;
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        this.#decoder.decode(value, this.#onFrame);
+        if (this.#readGate !== null) await this.#readGate;
+      }
+      this.#peerGone(new RpcError("unavailable", "connection closed by the peer"));
+    } catch (error) {
+      if (error instanceof ProtocolError) {
+        this.#report(error);
+        this.#writer.abort(error);
+        this.#shutDown(new RpcError("unavailable", `connection closed: ${error.message}`, { cause: error }), error);
+      } else {
+        this.#peerGone(
+          new RpcError("unavailable", `connection lost: ${(error as Error)?.message ?? error}`, { cause: error }),
+        );
+      }
+    }
+  }
+
+  #peerGone(error: RpcError): void {
+    if (this.#state === CLOSED) return;
+    this.#writer.abort(error);
+    this.#shutDown(error, undefined);
+  }
+
+  #dispatch(id: RequestId, flags: number, cmd: number, payload: Uint8Array): void {
+    if (this.#state === CLOSED) return;
+    if ((flags & Flags.Push) !== 0) return this.#receivePush(flags, cmd, payload);
+    const ours = isOddId(id) === (this.role === "client");
+    if ((flags & Flags.StreamRst) !== 0) return ours ? this.#calls.get(id)?.onReset(cmd) : this.#peerReset(id, cmd);
+    if (ours) {
+      this.#calls.get(id)?.onFrame(flags, cmd, payload);
+      return;
+    }
+    const request = this.#incoming.get(id);
+    if (request !== undefined) return this.#continueRequest(request, flags, payload);
+    if (this.#recentlyReset.has(id)) {
+      if ((flags & Flags.StreamEnd) !== 0) this.#recentlyReset.delete(id);
+      return;
+    }
+    this.#newRequest(id, flags, cmd, payload);
+  }
+
+  #newRequest(id: RequestId, flags: number, cmd: number, payload: Uint8Array): void {
+    const isStream = (flags & STREAM_BITS) !== 0;
+    const ended = (flags & Flags.StreamEnd) !== 0;
+    if (this.#state !== OPEN) return this.#refuse(id, "unavailable", isStream && !ended);
+    if (this.#incoming.size >= this.#maxConcurrent) return this.#refuse(id, "resource_exhausted", isStream && !ended);
+    const handler = this.mux.lookup(cmd);
+    if (handler === undefined) return this.#refuse(id, "unimplemented", isStream && !ended);
+
+    let stream: MessageStream | null = null;
+    if (isStream) {
+      stream = this.#newStream();
+      if (payload.length > 0 || !ended) stream.push(payload);
+      if (ended) stream.end();
+    }
+    const request = new IncomingRequest(this, id, flags, cmd, payload, stream);
+    this.#incoming.set(id, request);
+    if (request.isConcurrent) {
+      this.#run(request, handler);
+    } else {
+      this.#blockingQueue.push(request);
+      this.#pumpBlocking();
+    }
+  }
+
+  #continueRequest(request: IncomingRequest, flags: number, payload: Uint8Array): void {
+    if (!request.isStream) return; // a plain request's id cannot carry more frames
+    const stream = request.stream;
+    const end = (flags & Flags.StreamEnd) !== 0;
+    if (payload.length > 0 || !end) stream.push(payload);
+    if (end) stream.end();
+  }
+
+  #receivePush(flags: number, cmd: number, payload: Uint8Array): void {
+    const handler = this.mux.pushHandler;
+    if (handler === null) return;
+    try {
+      handler({ cmd, flags, payload, connection: this });
+    } catch (error) {
+      this.#report(error);
+    }
+  }
+
+  /** The peer reset a request it sent us: abort its handler; nothing more goes back. */
+  #peerReset(id: RequestId, reason: number): void {
+    const request = this.#incoming.get(id);
+    if (request === undefined) return;
+    request.abort(errorForReset(reason, `request to cmd ${request.cmd}`));
+    this.#incoming.delete(id);
+    this.#checkDrained();
+  }
+
+  // ---- handling --------------------------------------------------------------------
+
+  #pumpBlocking(): void {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    const queue = this.#blockingQueue;
+    while (!this.#blockingBusy && this.#blockingHead < queue.length) {
+      const request = queue[this.#blockingHead];
+      queue[this.#blockingHead++] = undefined as unknown as IncomingRequest;
+      if (request.finished) continue; // cancelled while it waited
+      this.#blockingBusy = true;
+      this.#run(request, this.mux.lookup(request.cmd)!);
+    }
+    if (this.#blockingHead === queue.length) {
+      this.#blockingQueue = [];
+      this.#blockingHead = 0;
+    }
+    this.#pumping = false;
+  }
+
+  #run(request: IncomingRequest, handler: Handler): void {
+    let result: HandlerResult | Promise<HandlerResult>;
+    try {
+      result = handler(request);
+    } catch (error) {
+      return this.#handlerFailed(request, error);
+    }
+    if (result instanceof Promise) {
+      result.then((value) => this.#reply(request, value), (error) => this.#handlerFailed(request, error));
+    } else {
+      this.#reply(request, result);
+    }
+  }
+
+  #reply(request: IncomingRequest, result: HandlerResult): void {
+    if (request.finished) return this.#settle(request);
+    if (result === undefined || result === null) return this.#replyOnce(request, request.cmd, EMPTY);
+    if (result instanceof Uint8Array) return this.#replyOnce(request, request.cmd, result);
+    if (isAsyncIterable(result) || isReadableStream(result)) {
+      this.#replyStream(request, request.cmd, result as AsyncIterable<Uint8Array>);
+      return;
+    }
+    const reply = result as { cmd?: number; payload?: Uint8Array; stream?: AsyncIterable<Uint8Array> };
+    const cmd = reply.cmd ?? request.cmd;
+    if (reply.stream !== undefined) {
+      this.#replyStream(request, cmd, reply.stream);
+      return;
+    }
+    if (reply.payload instanceof Uint8Array && Number.isInteger(cmd) && cmd >= 0 && cmd <= MAX_CMD) {
+      return this.#replyOnce(request, cmd, reply.payload);
+    }
+    this.#handlerFailed(
+      request,
+      new TypeError(
+        `handler for cmd ${request.cmd} returned an unusable reply: expected Uint8Array, ` +
+          `{ cmd?, payload: Uint8Array }, { cmd?, stream }, an async iterable or a ReadableStream`,
+      ),
+    );
+  }
+
+  #replyOnce(request: IncomingRequest, cmd: number, payload: Uint8Array): void {
+    if (payload.length + 12 > this.maxFrameSize) {
+      return this.#handlerFailed(
+        request,
+        new RpcError("resource_exhausted", `reply of ${payload.length} bytes exceeds the frame limit`),
+      );
+    }
+    this.#writer.write(request.id, 0, cmd, payload);
+    this.#settle(request);
+  }
+
+  async #replyStream(
+    request: IncomingRequest,
+    cmd: number,
+    source: AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>,
+  ): Promise<void> {
+    const iterator = toAsyncIterator(source);
+    try {
+      for (;;) {
+        const step = await iterator.next();
+        if (request.finished) {
+          iterator.return?.().catch(() => {});
+          return this.#settle(request);
+        }
+        if (step.done) break;
+        const chunk = step.value;
+        if (!(chunk instanceof Uint8Array)) {
+          throw new TypeError(`reply stream of cmd ${request.cmd} yielded a ${typeof chunk}, not a Uint8Array`);
+        }
+        this.#checkPayload(chunk);
+        this.#writer.write(request.id, Flags.Stream, cmd, chunk);
+        if (this.#writer.backpressured) await this.#writer.ready;
+      }
+      if (!request.finished) this.#writer.write(request.id, STREAM_BITS, cmd, EMPTY);
+      this.#settle(request);
+    } catch (error) {
+      iterator.return?.().catch(() => {});
+      this.#handlerFailed(request, error);
+    }
+  }
+
+  #handlerFailed(request: IncomingRequest, error: unknown): void {
+    if (!request.finished) {
+      const code = error instanceof RpcError && error.code !== "unspecified" ? error.code : "internal";
+      this.#writer.write(request.id, Flags.StreamRst, resetReasonOf(code), EMPTY);
+      this.#report(error);
+    }
+    this.#settle(request);
+  }
+
+  /** The handler's side is done: free its slot, and the blocking queue if it held it. */
+  #settle(request: IncomingRequest): void {
+    if (!request.finished) {
+      request.finished = true;
+      // The caller is still streaming to a handler that has finished: tell it to stop.
+      // (Only now, after the reply: a reset sent earlier would fail the caller's call.)
+      if (request.isStream && !request.stream.senderDone) this.#stopReading(request);
+    }
+    if (this.#incoming.get(request.id) === request) this.#incoming.delete(request.id);
+    if (!request.isConcurrent) {
+      this.#blockingBusy = false;
+      this.#pumpBlocking();
+    }
+    this.#checkDrained();
+  }
+
+  /** Stops the caller's half of a request stream with a reset; its late frames are dropped. */
+  #stopReading(request: IncomingRequest): void {
+    this.#writer.write(request.id, Flags.StreamRst, resetReasonOf("cancelled"), EMPTY);
+    this.#rememberReset(request.id);
+    request.stream.cancel();
+  }
+
+  #refuse(id: RequestId, code: "unavailable" | "resource_exhausted" | "unimplemented", streamOpen: boolean): void {
+    this.#writer.write(id, Flags.StreamRst, resetReasonOf(code), EMPTY);
+    if (streamOpen) this.#rememberReset(id);
+  }
+
+  #rememberReset(id: RequestId): void {
+    if (this.#recentlyReset.size >= RESET_MEMORY) {
+      this.#recentlyReset.delete(this.#recentlyReset.values().next().value!);
+    }
+    this.#recentlyReset.add(id);
+  }
+
+  // ---- calling ---------------------------------------------------------------------
+
+  #openCall(cmd: number, options: CallOptions | undefined): Call | Promise<never> {
+    this.#checkCmd(cmd);
+    if (this.#state !== OPEN) {
+      return Promise.reject(
+        this.#state === CLOSING
+          ? new RpcError("unavailable", "connection is closing: no new calls")
+          : this.#closeError ?? new RpcError("unavailable", "connection is closed"),
+      );
+    }
+    if (options?.signal?.aborted) {
+      return Promise.reject(
+        new RpcError("cancelled", `call to cmd ${cmd} was cancelled before it started`, { cause: options.signal.reason }),
+      );
+    }
+    const id = this.#nextId;
+    this.#nextId += 2;
+    if (this.#nonBlockingDefault && options?.nonBlocking === undefined) {
+      options = { ...options, nonBlocking: true };
+    }
+    const call = new Call(this.#host, id, cmd, options);
+    this.#calls.set(id, call);
+    return call;
+  }
+
+  #makeCallHost(): CallHost {
+    return {
+      write: (id, flags, cmd, payload) => {
+        if (this.#state !== CLOSED) this.#writer.write(id, flags, cmd, payload);
+      },
+      writable: async () => {
+        if (this.#state === CLOSED) throw this.#closeError;
+        if (this.#writer.backpressured) await this.#writer.ready;
+      },
+      reset: (id, code) => {
+        if (this.#state !== CLOSED) this.#writer.write(id, Flags.StreamRst, code, EMPTY);
+      },
+      forget: (id) => {
+        this.#calls.delete(id);
+        this.#checkDrained();
+      },
+      checkPayload: (payload) => this.#checkPayload(payload),
+      newStream: () => this.#newStream(),
+      // qrpc clients accept a server-initiated request only if it is NonBlock.
+      baseFlags: this.role === "server" ? Flags.NonBlock : 0,
+    };
+  }
+
+  #checkCmd(cmd: number): void {
+    if (!Number.isInteger(cmd) || cmd < 0 || cmd > MAX_CMD) {
+      throw new RpcError("invalid_argument", `cmd must be an integer in 0..${MAX_CMD}, got ${cmd}`);
+    }
+  }
+
+  #checkPayload(payload: Uint8Array): void {
+    if (!(payload instanceof Uint8Array)) {
+      throw new RpcError("invalid_argument", `payload must be a Uint8Array, got ${typeof payload}`);
+    }
+    if (payload.length + 12 > this.maxFrameSize) {
+      throw new RpcError(
+        "invalid_argument",
+        `payload of ${payload.length} bytes exceeds the frame limit of ${this.maxFrameSize} bytes`,
+      );
+    }
+  }
+
+  // ---- backpressure on receive streams ---------------------------------------------
+
+  #newStream(): MessageStream {
+    return new MessageStream(this.#streamHighWaterMark, this.#onPressure);
+  }
+
+  /**
+   * A stream over its high-water mark holds the read loop until it drains: qrpc's model,
+   * which bounds memory. (Per-stream credit comes with the flow-control extension.)
+   */
+  readonly #onPressure = (overfull: boolean): void => {
+    if (overfull) {
+      if (this.#overfull++ === 0) this.#readGate = new Promise((resolve) => (this.#openReadGate = resolve));
+    } else if (--this.#overfull === 0) {
+      this.#readGate = null;
+      this.#openReadGate?.();
+    }
+  };
+
+  // ---- closing ---------------------------------------------------------------------
+
+  #checkDrained(): void {
+    if (this.#drained !== null && this.#calls.size === 0 && this.#incoming.size === 0) {
+      this.#drained();
+      this.#drained = null;
+    }
+  }
+
+  #transportFailed(error: unknown): void {
+    if (this.#state === CLOSED) return;
+    this.#peerGone(new RpcError("unavailable", `write failed: ${(error as Error)?.message ?? error}`, { cause: error }));
+  }
+
+  /** Fails everything still in flight with `error` and releases the transport. */
+  #shutDown(error: RpcError, cause: Error | undefined): void {
+    if (this.#state === CLOSED) return;
+    this.#state = CLOSED;
+    this.#closeError = error;
+    const calls = [...this.#calls.values()];
+    const requests = [...this.#incoming.values()];
+    this.#calls.clear();
+    this.#incoming.clear();
+    this.#blockingQueue = [];
+    this.#blockingHead = 0;
+    for (const call of calls) call.onClose(error);
+    for (const request of requests) request.abort(error);
+    this.#overfull = 0;
+    this.#readGate = null;
+    this.#openReadGate?.();
+    this.#reader?.cancel(error).catch(() => {});
+    this.#drained?.();
+    this.#resolveClosed(cause);
+  }
+
+  #report(error: unknown): void {
+    try {
+      this.#onError?.(error, this);
+    } catch {
+      // An error hook that throws must not take the connection down with it.
+    }
+  }
+}

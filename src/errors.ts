@@ -1,0 +1,83 @@
+/**
+ * Errors weft surfaces to applications. Codes follow gRPC's fixed set so they read the
+ * same across stacks; on the wire a reset (StreamRst) carries the code's number in cmd.
+ */
+
+export const ErrorCodes = [
+  "unspecified", // 0: qrpc's plain reset, sent when a handler returns without replying
+  "cancelled",
+  "unknown",
+  "invalid_argument",
+  "deadline_exceeded",
+  "not_found",
+  "already_exists",
+  "permission_denied",
+  "resource_exhausted",
+  "failed_precondition",
+  "aborted",
+  "out_of_range",
+  "unimplemented",
+  "internal",
+  "unavailable",
+  "data_loss",
+  "unauthenticated",
+] as const;
+
+export type ErrorCode = typeof ErrorCodes[number];
+
+/** The reset reason (cmd of a StreamRst frame) for an error code. */
+export function resetReasonOf(code: ErrorCode): number {
+  return ErrorCodes.indexOf(code);
+}
+
+/** The error code for a reset reason; reasons weft does not know read as "unknown". */
+export function codeOfResetReason(reason: number): ErrorCode {
+  return ErrorCodes[reason] ?? "unknown";
+}
+
+export interface RpcErrorOptions {
+  cause?: unknown;
+  details?: unknown;
+}
+
+/** A failed call, stream or connection: `code` says what kind, `message` says what happened. */
+export class RpcError extends Error {
+  override name = "RpcError";
+  readonly code: ErrorCode;
+  readonly details: unknown;
+
+  constructor(code: ErrorCode, message: string, options: RpcErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.details = options.details;
+  }
+}
+
+/**
+ * The peer broke the framing (length below 12, a frame over the size limit, garbage).
+ * The connection it came on is closed; other connections are untouched.
+ */
+export class ProtocolError extends RpcError {
+  override name = "ProtocolError";
+
+  constructor(message: string) {
+    super("internal", message);
+  }
+}
+
+/** The error a call gets when the peer resets it with `reason`. */
+export function errorForReset(reason: number, what: string): RpcError {
+  const code = codeOfResetReason(reason);
+  const why = RESET_EXPLANATIONS[code] ?? `reset by the peer (reason ${reason})`;
+  return new RpcError(code === "unspecified" ? "unknown" : code, `${what}: ${why}`);
+}
+
+const RESET_EXPLANATIONS: Partial<Record<ErrorCode, string>> = {
+  unspecified: "reset by the peer without a reply (reason 0)",
+  cancelled: "cancelled by the peer",
+  unimplemented: "no such cmd on the peer",
+  internal: "the peer's handler failed",
+  unavailable: "the peer is shutting down",
+  resource_exhausted: "the peer has too many calls in flight",
+  deadline_exceeded: "deadline exceeded on the peer",
+};

@@ -1,0 +1,114 @@
+import { HEADER_SIZE, type RequestId, writeHeader } from "./frame.ts";
+
+/** Payloads at least this big are written as their own chunk instead of copied. */
+const COPY_LIMIT = 16 * 1024;
+/** Size of each slab that small frames are encoded into. */
+const SLAB_SIZE = 64 * 1024;
+
+/**
+ * Encodes frames and writes them to a WritableStream, coalescing every frame written
+ * in the same tick into one write.
+ *
+ * Small frames are encoded back to back into a slab; a flush hands the filled part of
+ * the slab to the stream (no copy) and keeps filling after it; a new slab is allocated
+ * only when one runs out. Large payloads skip the slab and go out as they are.
+ */
+export class FrameWriter {
+  #writer: WritableStreamDefaultWriter<Uint8Array>;
+  #onError: (error: unknown) => void;
+  #slab = new Uint8Array(SLAB_SIZE);
+  /** Start of the bytes not yet handed to the stream. */
+  #start = 0;
+  /** End of the encoded bytes. */
+  #end = 0;
+  /** Chunks queued before the slab's pending bytes (only when large payloads are involved). */
+  #queued: Uint8Array[] = [];
+  #scheduled = false;
+  #closed = false;
+  readonly #flush = () => this.flush();
+
+  constructor(writable: WritableStream<Uint8Array>, onError: (error: unknown) => void) {
+    this.#writer = writable.getWriter();
+    this.#onError = onError;
+  }
+
+  /** Queues one frame; it goes out with the others of this tick. */
+  write(id: RequestId, flags: number, cmd: number, payload: Uint8Array): void {
+    if (this.#closed) return;
+    const size = payload.length;
+    if (size >= COPY_LIMIT) {
+      this.#reserve(HEADER_SIZE);
+      writeHeader(this.#slab, this.#end, id, flags, cmd, size);
+      this.#end += HEADER_SIZE;
+      this.#cut();
+      this.#queued.push(payload);
+    } else {
+      this.#reserve(HEADER_SIZE + size);
+      writeHeader(this.#slab, this.#end, id, flags, cmd, size);
+      if (size > 0) this.#slab.set(payload, this.#end + HEADER_SIZE);
+      this.#end += HEADER_SIZE + size;
+    }
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      queueMicrotask(this.#flush);
+    }
+  }
+
+  /** True while the stream's queue is over its high-water mark: stream producers should wait. */
+  get backpressured(): boolean {
+    const size = this.#writer.desiredSize;
+    return size !== null && size <= 0;
+  }
+
+  /** Resolves when the stream can take more. */
+  get ready(): Promise<void> {
+    return this.#writer.ready;
+  }
+
+  /** Hands everything queued to the stream now. */
+  flush(): void {
+    this.#scheduled = false;
+    if (this.#closed) return;
+    this.#cut();
+    const queued = this.#queued;
+    if (queued.length === 0) return;
+    this.#queued = [];
+    for (const chunk of queued) this.#writer.write(chunk).catch(this.#onError);
+  }
+
+  /** Flushes, then closes the stream (a graceful end of the byte stream). */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.flush();
+    this.#closed = true;
+    try {
+      await this.#writer.close();
+    } catch {
+      // Already closed or errored by the transport: nothing left to deliver.
+    }
+  }
+
+  /** Drops whatever is queued and aborts the stream. */
+  abort(reason?: unknown): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#queued = [];
+    this.#writer.abort(reason).catch(() => {});
+  }
+
+  /** Moves the slab's pending bytes to the queue, as a view (the slab is never rewritten there). */
+  #cut(): void {
+    if (this.#end > this.#start) {
+      this.#queued.push(this.#slab.subarray(this.#start, this.#end));
+      this.#start = this.#end;
+    }
+  }
+
+  #reserve(bytes: number): void {
+    if (this.#end + bytes <= this.#slab.length) return;
+    this.#cut();
+    this.#slab = new Uint8Array(Math.max(SLAB_SIZE, bytes));
+    this.#start = 0;
+    this.#end = 0;
+  }
+}

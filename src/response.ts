@@ -1,0 +1,55 @@
+import type { MessageStream } from "./message_stream.ts";
+import { collectBytes } from "./streams.ts";
+
+/**
+ * The peer's reply to a call. A plain reply has one `payload`; a streamed reply also
+ * has `stream`, which yields every payload (the first one included) until the peer ends
+ * its half. Either way the reply can be walked with `for await`.
+ */
+export class Response implements AsyncIterable<Uint8Array> {
+  readonly cmd: number;
+  readonly flags: number;
+  /** The first reply frame's payload. */
+  readonly payload: Uint8Array;
+  /** The reply stream, when the peer streams its reply. */
+  readonly stream: MessageStream | null;
+
+  constructor(cmd: number, flags: number, payload: Uint8Array, stream: MessageStream | null) {
+    this.cmd = cmd;
+    this.flags = flags;
+    this.payload = payload;
+    this.stream = stream;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    return this.stream ?? once(this.payload);
+  }
+
+  /** The reply's payloads as a ReadableStream. */
+  get readable(): ReadableStream<Uint8Array> {
+    if (this.stream !== null) return this.stream.readable;
+    const payload = this.payload;
+    return new ReadableStream({
+      start(controller) {
+        controller.enqueue(payload);
+        controller.close();
+      },
+    });
+  }
+
+  /** Every payload of the reply, joined. */
+  bytes(): Promise<Uint8Array> {
+    return this.stream === null ? Promise.resolve(this.payload) : collectBytes(this.stream);
+  }
+}
+
+function once(payload: Uint8Array): AsyncIterator<Uint8Array> {
+  let done = false;
+  return {
+    next() {
+      if (done) return Promise.resolve({ value: undefined, done: true });
+      done = true;
+      return Promise.resolve({ value: payload, done: false });
+    },
+  };
+}
