@@ -1,0 +1,65 @@
+/**
+ * Cross-process and cross-runtime: a server on each of Bun, Deno and Node, in its own
+ * process, answers a client of the runtime under test over real TCP on 127.0.0.1. Run
+ * under all three runtimes, the suite covers all nine pairings.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import type { Connection } from "../mod.ts";
+import { Cmd } from "./fixtures/handlers.ts";
+import { patterned, readU32, sameBytes, str, text, u32, until } from "./support/bytes.ts";
+import { type ChildServer, startChildServer } from "./support/child_server.ts";
+import { adapter, runtime, type RuntimeName } from "./support/runtime.ts";
+
+const servers: ChildServer[] = [];
+const clients: Connection[] = [];
+afterAll(async () => {
+  for (const client of clients) client.destroy();
+  await Promise.all(servers.map((server) => server.stop()));
+});
+
+for (const serverRuntime of ["bun", "deno", "node"] as RuntimeName[]) {
+  describe(`${runtime} client -> ${serverRuntime} server (separate process)`, () => {
+    let client: Connection;
+
+    test("connects and runs the golden exchange", async () => {
+      const server = await startChildServer(serverRuntime);
+      servers.push(server);
+      client = await adapter.connect({ port: server.port });
+      clients.push(client);
+      expect(str((await client.request(99)).payload)).toBe(serverRuntime);
+      const reply = await client.request(Cmd.Hello, text("xu"));
+      expect([reply.cmd, str(reply.payload)]).toEqual([Cmd.HelloReply, "hello world xu"]);
+    }, 40_000);
+
+    test("streams both ways and serves the server's call back", async () => {
+      const got: number[] = [];
+      for await (const chunk of await client.request(Cmd.Count, u32(50))) got.push(readU32(chunk));
+      expect(got.length).toBe(50);
+      expect(got[49]).toBe(49);
+
+      const call = client.call(Cmd.Sum);
+      for (let i = 0; i < 10; i++) await call.send(new Uint8Array(100));
+      await call.end();
+      expect(readU32((await call.response).payload)).toBe(1000);
+
+      client.handle(Cmd.ClientConfirm, (req) => text(`${runtime} agrees to ${str(req.payload)}`));
+      const answer = await client.request(Cmd.AskClient, text("merge"), { timeout: 5000 });
+      expect(str(answer.payload)).toBe(`client said: ${runtime} agrees to merge`);
+    });
+
+    test("push, a large payload, and a reset", async () => {
+      const pushed: string[] = [];
+      client.onPush((message) => pushed.push(str(message.payload)));
+      await client.request(Cmd.PushBack, text("ping"));
+      await until(() => pushed.length === 1, 3000, "push");
+      expect(pushed).toEqual(["ping"]);
+
+      const big = patterned(3 * 1024 * 1024 + 7, 3);
+      expect(sameBytes((await client.request(Cmd.Echo, big)).payload, big)).toBe(true);
+
+      const error = await client.request(0x77).catch((e) => e);
+      expect(error.code).toBe("unimplemented");
+      expect(str((await client.request(Cmd.Echo, text("alive"))).payload)).toBe("alive");
+    });
+  });
+}

@@ -1,0 +1,178 @@
+/**
+ * Byte-level: hand-built bytes go to a weft server's socket and its raw reply is read
+ * back, so the encoder is never checked only against its own decoder.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { type Connection, Server } from "../mod.ts";
+import { Cmd, type HandlerLog, installHandlers } from "./fixtures/handlers.ts";
+import { hex, str, text, toHex, until } from "./support/bytes.ts";
+import { RawSocket } from "./support/raw_socket.ts";
+import { adapter } from "./support/runtime.ts";
+
+let server: Server;
+let port: number;
+let log: HandlerLog;
+const accepted: Connection[] = [];
+
+beforeAll(async () => {
+  server = new Server({ onConnection: (c) => accepted.push(c) });
+  log = installHandlers(server);
+  port = (await adapter.listen(server, { port: 0 })).port;
+});
+afterAll(() => server.close({ timeout: 100 }));
+
+async function rawClient(): Promise<RawSocket> {
+  return await RawSocket.connect(port);
+}
+
+describe("wire bytes", () => {
+  test("the golden exchange from qrpc", async () => {
+    const raw = await rawClient();
+    raw.write(hex("0000000e 0000000000000001 00 000000 7875"));
+    expect(toHex(await raw.readFrame())).toBe(
+      toHex(hex("0000001a 0000000000000001 00 000001 68656c6c6f20776f726c64207875")),
+    );
+    raw.close();
+  });
+
+  test("a request split byte by byte, then three requests in one write", async () => {
+    const raw = await rawClient();
+    const request = hex("0000000e 0000000000000003 00 000000 7875");
+    for (const byte of request) raw.write(new Uint8Array([byte]));
+    expect(toHex(await raw.readFrame())).toBe("0000001a000000000000000300000001" + toHex(text("hello world xu")));
+    raw.write(hex(
+      "0000000d 0000000000000005 00 000002 61" +
+        "0000000d 0000000000000007 00 000002 62" +
+        "0000000d 0000000000000009 00 000002 63",
+    ));
+    const replies = [await raw.readFrame(), await raw.readFrame(), await raw.readFrame()].map(toHex);
+    expect(replies).toEqual([
+      "0000000d00000000000000050000000261",
+      "0000000d00000000000000070000000262",
+      "0000000d00000000000000090000000263",
+    ]);
+    raw.close();
+  });
+
+  test("ids are echoed exactly, including past 2^53", async () => {
+    const raw = await rawClient();
+    raw.write(hex("0000000d fedcba9876543211 00 000002 7a"));
+    expect(toHex(await raw.readFrame())).toBe("0000000dfedcba9876543211000000027a");
+    raw.close();
+  });
+
+  test("the unused flag bits 0x40 and 0x80 are ignored, as qrpc does", async () => {
+    const raw = await rawClient();
+    raw.write(hex("0000000e 0000000000000003 40 000000 7875"));
+    raw.write(hex("0000000e 0000000000000005 80 000000 7875"));
+    expect(toHex(await raw.readFrame()).slice(8, 40)).toBe("00000000000000030000000168656c6c"); // id 3, cmd 1
+    expect(toHex(await raw.readFrame()).slice(8, 40)).toBe("00000000000000050000000168656c6c");
+    raw.close();
+  });
+
+  test("an unknown cmd gets a reset with reason 12, and the connection serves on", async () => {
+    const raw = await rawClient();
+    raw.write(hex("0000000c 0000000000000005 00 000042"));
+    // StreamRst (0x04), cmd = 12 (unimplemented), no payload.
+    expect(toHex(await raw.readFrame())).toBe("0000000c00000000000000050400000c");
+    raw.write(hex("0000000e 0000000000000007 00 000000 7875"));
+    expect(str((await raw.readFrame()).subarray(16))).toBe("hello world xu");
+    raw.close();
+  });
+
+  test("only the low 16 bits of cmd route: the high byte is the application's", async () => {
+    const raw = await rawClient();
+    raw.write(hex("0000000d 0000000000000003 00 ab0002 71")); // cmd 0xab0002 routes to Echo (2)
+    expect(toHex(await raw.readFrame())).toBe("0000000d000000000000000300ab000271"); // reply keeps the cmd
+    raw.close();
+  });
+
+  test("a streaming request: Stream frames, then StreamEnd; the reply comes after the end", async () => {
+    const raw = await rawClient();
+    raw.write(hex("00000010 0000000000000003 01 000004 61616161")); // Sum: "aaaa", Stream
+    raw.write(hex("0000000e 0000000000000003 01 000004 6262")); // "bb", Stream
+    expect(raw.pending).toBe(0);
+    raw.write(hex("0000000d 0000000000000003 03 000004 63")); // "c", Stream|StreamEnd
+    // Sum replies u32(7 bytes), u32(3 chunks), as a plain frame on the same id and cmd.
+    expect(toHex(await raw.readFrame())).toBe("000000140000000000000003000000040000000700000003");
+    raw.close();
+  });
+
+  test("a lone StreamEnd (0x02) is a one-frame stream", async () => {
+    const raw = await rawClient();
+    raw.write(hex("00000010 0000000000000003 02 000004 61626364"));
+    expect(toHex(await raw.readFrame())).toBe("000000140000000000000003000000040000000400000001");
+    raw.close();
+  });
+
+  test("a streamed reply: Stream frames, then an empty Stream|StreamEnd frame", async () => {
+    const raw = await rawClient();
+    raw.write(hex("00000010 0000000000000003 00 000003 00000002")); // Count 2
+    expect(toHex(await raw.readFrame())).toBe("00000010000000000000000301000003" + "00000000");
+    expect(toHex(await raw.readFrame())).toBe("00000010000000000000000301000003" + "00000001");
+    expect(toHex(await raw.readFrame())).toBe("0000000c000000000000000303000003");
+    raw.close();
+  });
+
+  test("a reset from the caller aborts the handler and nothing more is sent", async () => {
+    const raw = await rawClient();
+    raw.write(hex("00000012 0000000000000003 08 000008 726177726573")); // Hang "rawres", NonBlock
+    await until(() => accepted.some((c) => c.inFlight.requests === 1), 2000, "request to arrive");
+    raw.write(hex("0000000c 0000000000000003 04 000001")); // reset, reason 1 (cancelled)
+    await until(() => log.aborted.includes("rawres"), 2000, "handler abort");
+    // Nothing for id 3 follows; the next request is answered normally.
+    raw.write(hex("0000000e 0000000000000005 00 000000 7875"));
+    expect(toHex(await raw.readFrame()).slice(8, 24)).toBe("0000000000000005");
+    raw.close();
+  });
+
+  test("a failing handler answers with a reset carrying reason 13 (internal)", async () => {
+    const raw = await rawClient();
+    raw.write(hex("0000000c 0000000000000003 00 000007"));
+    expect(toHex(await raw.readFrame())).toBe("0000000c00000000000000030400000d");
+    raw.close();
+  });
+
+  test("pushes carry the Push flag and expect nothing back", async () => {
+    const raw = await rawClient();
+    raw.write(hex("0000000f 0000000000000003 00 000009 686579")); // PushBack "hey"
+    const push = await raw.readFrame();
+    expect(push[12]).toBe(0x10);
+    expect(toHex(push.subarray(13))).toBe("000032" + toHex(text("hey"))); // cmd 50
+    expect(toHex(await raw.readFrame())).toBe("0000000c000000000000000300000009"); // the empty reply
+    raw.close();
+  });
+
+  test("a server-initiated call has an even id and NonBlock; the client's reply completes it", async () => {
+    const before = accepted.length;
+    const raw = await rawClient();
+    await until(() => accepted.length > before, 2000, "accept");
+    const serverSide = accepted[accepted.length - 1];
+    const pending = serverSide.request(100, text("ok?"));
+    const call = await raw.readFrame();
+    expect(toHex(call)).toBe("0000000f0000000000000002080000646f6b3f"); // id 2, NB, cmd 100, "ok?"
+    raw.write(hex("0000000f 0000000000000002 00 000064 796573")); // "yes"
+    expect(str((await pending).payload)).toBe("yes");
+    const second = serverSide.request(100);
+    expect(toHex((await raw.readFrame()).subarray(4, 12))).toBe("0000000000000004"); // next even id
+    raw.write(hex("0000000c 0000000000000004 04 00000e")); // the client refuses: reason 14
+    expect((await second.catch((e) => e)).code).toBe("unavailable");
+    raw.close();
+  });
+
+  test("a weft client numbers its requests 3, 5, 7... like qrpc", async () => {
+    const { createServer } = await import("node:net");
+    const seen: string[] = [];
+    const sink = createServer((socket) => socket.on("data", (chunk: Uint8Array) => seen.push(toHex(chunk))));
+    await new Promise<void>((resolve) => sink.listen(0, "127.0.0.1", resolve));
+    const client = await adapter.connect({ port: (sink.address() as { port: number }).port });
+    client.request(0, text("xu")).catch(() => {});
+    client.request(2, new Uint8Array(0), { nonBlocking: true }).catch(() => {});
+    // "xu" to cmd 0 as id 3, then an empty NonBlock request to cmd 2 as id 5.
+    const expected = "0000000e0000000000000003000000007875" + "0000000c000000000000000508000002";
+    await until(() => seen.join("").length >= expected.length, 2000, "bytes");
+    expect(seen.join("")).toBe(expected);
+    client.destroy();
+    sink.close();
+  });
+});
