@@ -242,9 +242,12 @@ export class Connection {
 
   #dispatch(id: RequestId, flags: number, cmd: number, payload: Uint8Array): void {
     if (this.#state === CLOSED) return;
+    if ((flags & Flags.StreamRst) !== 0 && (flags & Flags.Push) === 0) {
+      return isOddId(id) === (this.role === "client") ? this.#calls.get(id)?.onReset(cmd) : this.#peerReset(id, cmd);
+    }
+    if ((flags & Flags.Codec) !== 0) return this.#unknownCodec(id, flags, cmd);
     if ((flags & Flags.Push) !== 0) return this.#receivePush(flags, cmd, payload);
     const ours = isOddId(id) === (this.role === "client");
-    if ((flags & Flags.StreamRst) !== 0) return ours ? this.#calls.get(id)?.onReset(cmd) : this.#peerReset(id, cmd);
     if (ours) {
       this.#calls.get(id)?.onFrame(flags, cmd, payload);
       return;
@@ -288,6 +291,36 @@ export class Connection {
     const end = (flags & Flags.StreamEnd) !== 0;
     if (payload.length > 0 || !end) stream.push(payload);
     if (end) stream.end();
+  }
+
+  /**
+   * A payload under a codec this connection never agreed to cannot be read. qrpc closes
+   * the connection here; weft fails only the exchange the frame belongs to.
+   */
+  #unknownCodec(id: RequestId, flags: number, cmd: number): void {
+    const error = new RpcError(
+      "unimplemented",
+      `frame for cmd ${cmd} has the Codec flag (0x20), but no codec was negotiated on this connection`,
+    );
+    if ((flags & Flags.Push) !== 0) return this.#report(error);
+    if (isOddId(id) === (this.role === "client")) {
+      const call = this.#calls.get(id);
+      if (call === undefined) return;
+      this.#writer.write(id, Flags.StreamRst, resetReasonOf("unimplemented"), EMPTY);
+      call.onClose(error);
+      this.#calls.delete(id);
+      return this.#checkDrained();
+    }
+    this.#report(error);
+    const request = this.#incoming.get(id);
+    if (request === undefined) {
+      return this.#refuse(id, "unimplemented", (flags & Flags.Stream) !== 0 && (flags & Flags.StreamEnd) === 0);
+    }
+    // A stream that turned unreadable midway: abort its handler, reset the caller.
+    request.abort(error);
+    this.#incoming.delete(id);
+    this.#refuse(id, "unimplemented", true);
+    this.#checkDrained();
   }
 
   #receivePush(flags: number, cmd: number, payload: Uint8Array): void {
@@ -370,14 +403,19 @@ export class Connection {
   }
 
   #replyOnce(request: IncomingRequest, cmd: number, payload: Uint8Array): void {
-    if (payload.length + 12 > this.maxFrameSize) {
-      return this.#handlerFailed(
-        request,
-        new RpcError("resource_exhausted", `reply of ${payload.length} bytes exceeds the frame limit`),
-      );
-    }
+    const tooBig = this.#oversizeReply(payload);
+    if (tooBig !== null) return this.#handlerFailed(request, tooBig);
     this.#writer.write(request.id, 0, cmd, payload);
     this.#settle(request);
+  }
+
+  /** A reply the peer's limit (assumed equal to ours) would refuse: the handler's fault. */
+  #oversizeReply(payload: Uint8Array): RpcError | null {
+    if (payload.length + 12 <= this.maxFrameSize) return null;
+    return new RpcError(
+      "resource_exhausted",
+      `reply of ${payload.length} bytes exceeds the frame limit of ${this.maxFrameSize} bytes`,
+    );
   }
 
   async #replyStream(
@@ -398,7 +436,8 @@ export class Connection {
         if (!(chunk instanceof Uint8Array)) {
           throw new TypeError(`reply stream of cmd ${request.cmd} yielded a ${typeof chunk}, not a Uint8Array`);
         }
-        this.#checkPayload(chunk);
+        const tooBig = this.#oversizeReply(chunk);
+        if (tooBig !== null) throw tooBig;
         this.#writer.write(request.id, Flags.Stream, cmd, chunk);
         if (this.#writer.backpressured) await this.#writer.ready;
       }
@@ -413,7 +452,13 @@ export class Connection {
   #handlerFailed(request: IncomingRequest, error: unknown): void {
     if (!request.finished) {
       const code = error instanceof RpcError && error.code !== "unspecified" ? error.code : "internal";
+      // One reset ends both halves: the caller stops sending too, and its late frames are dropped.
       this.#writer.write(request.id, Flags.StreamRst, resetReasonOf(code), EMPTY);
+      request.finished = true;
+      if (request.isStream && !request.stream.senderDone) {
+        this.#rememberReset(request.id);
+        request.stream.cancel();
+      }
       this.#report(error);
     }
     this.#settle(request);

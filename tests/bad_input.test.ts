@@ -7,6 +7,7 @@ import { ProtocolError, RpcError } from "../mod.ts";
 import { Cmd, installHandlers } from "./fixtures/handlers.ts";
 import { hex, patterned, readU32, sleep, str, text, u32, until } from "./support/bytes.ts";
 import { type Pair, startPair } from "./support/harness.ts";
+import { fakePeer, freePort } from "./support/fake_peer.ts";
 import { RawSocket } from "./support/raw_socket.ts";
 import { adapter } from "./support/runtime.ts";
 
@@ -58,12 +59,9 @@ describe("garbage on the wire", () => {
   });
 
   test("a server that sends garbage fails every pending call on that client with a clear error", async () => {
-    const { createServer } = await import("node:net");
-    const evil = createServer((socket) => socket.on("data", () => socket.write(new Uint8Array(64).fill(0xff))));
-    await new Promise<void>((resolve) => evil.listen(0, "127.0.0.1", resolve));
-    const port = (evil.address() as { port: number }).port;
+    const evil = await fakePeer((socket) => socket.on("data", () => socket.write(new Uint8Array(64).fill(0xff))));
     const errors: unknown[] = [];
-    const client = await adapter.connect({ port, onError: (error) => errors.push(error) });
+    const client = await adapter.connect({ port: evil.port, onError: (error) => errors.push(error) });
     const error = await client.request(Cmd.Echo, text("x"), { timeout: 3000 }).catch((e) => e);
     expect(error).toBeInstanceOf(RpcError);
     expect(error.code).toBe("unavailable");
@@ -177,11 +175,7 @@ describe("invalid arguments", () => {
   });
 
   test("connecting to a port with no server fails with unavailable", async () => {
-    const { createServer } = await import("node:net");
-    const probe = createServer();
-    await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-    const port = (probe.address() as { port: number }).port;
-    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    const port = await freePort();
     const error = await adapter.connect({ port }).catch((e) => e);
     expect(error).toBeInstanceOf(RpcError);
     expect(error.code).toBe("unavailable");
@@ -211,12 +205,9 @@ describe("a peer that vanishes", () => {
   });
 
   test("the server vanishing rejects every pending call at once with unavailable", async () => {
-    const { createServer } = await import("node:net");
-    const sockets: { destroy(): void }[] = [];
-    const silent = createServer((socket) => sockets.push(socket));
-    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
-    const port = (silent.address() as { port: number }).port;
-    const client = await adapter.connect({ port });
+    const silent = await fakePeer();
+    const sockets = silent.sockets;
+    const client = await adapter.connect({ port: silent.port });
     const calls = Array.from({ length: 20 }, (_, i) => client.request(Cmd.Echo, u32(i)).catch((e) => e));
     const stream = client.call(Cmd.Sum);
     await stream.send(text("part"));

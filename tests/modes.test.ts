@@ -114,14 +114,12 @@ describe("streams", () => {
     expect([readU32(reply.payload), readU32(reply.payload, 4)]).toEqual([35, 3]);
 
     const piped = pair.client.call(Cmd.Sum);
-    const source = ReadableStream.from
-      ? ReadableStream.from([new Uint8Array(1), new Uint8Array(2), new Uint8Array(3)])
-      : new ReadableStream({
-        start(c) {
-          for (const n of [1, 2, 3]) c.enqueue(new Uint8Array(n));
-          c.close();
-        },
-      });
+    const source = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (const n of [1, 2, 3]) controller.enqueue(new Uint8Array(n));
+        controller.close();
+      },
+    });
     await source.pipeTo(piped.writable);
     const total = await piped.response;
     expect([readU32(total.payload), readU32(total.payload, 4)]).toEqual([6, 3]);

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type Connection, Server } from "../mod.ts";
 import { Cmd, type HandlerLog, installHandlers } from "./fixtures/handlers.ts";
 import { hex, str, text, toHex, until } from "./support/bytes.ts";
+import { fakePeer } from "./support/fake_peer.ts";
 import { RawSocket } from "./support/raw_socket.ts";
 import { adapter } from "./support/runtime.ts";
 
@@ -161,11 +162,9 @@ describe("wire bytes", () => {
   });
 
   test("a weft client numbers its requests 3, 5, 7... like qrpc", async () => {
-    const { createServer } = await import("node:net");
     const seen: string[] = [];
-    const sink = createServer((socket) => socket.on("data", (chunk: Uint8Array) => seen.push(toHex(chunk))));
-    await new Promise<void>((resolve) => sink.listen(0, "127.0.0.1", resolve));
-    const client = await adapter.connect({ port: (sink.address() as { port: number }).port });
+    const sink = await fakePeer((socket) => socket.on("data", (chunk: Uint8Array) => seen.push(toHex(chunk))));
+    const client = await adapter.connect({ port: sink.port });
     client.request(0, text("xu")).catch(() => {});
     client.request(2, new Uint8Array(0), { nonBlocking: true }).catch(() => {});
     // "xu" to cmd 0 as id 3, then an empty NonBlock request to cmd 2 as id 5.
@@ -174,5 +173,66 @@ describe("wire bytes", () => {
     expect(seen.join("")).toBe(expected);
     client.destroy();
     sink.close();
+  });
+});
+
+describe("wire bytes: codec flag and failing streams", () => {
+  test("a request with the Codec flag (none negotiated) is reset with reason 12; the connection serves on", async () => {
+    const raw = await rawClient();
+    raw.write(hex("0000000e 0000000000000003 20 000002 7875"));
+    expect(toHex(await raw.readFrame())).toBe("0000000c00000000000000030400000c");
+    raw.write(hex("0000000e 0000000000000005 00 000000 7875"));
+    expect(str((await raw.readFrame()).subarray(16))).toBe("hello world xu");
+    raw.close();
+  });
+
+  test("a reply with the Codec flag fails that call alone with unimplemented", async () => {
+    // Answers id 3 with a Codec-flagged reply, id 5 normally.
+    const odd = await fakePeer((socket) =>
+      socket.once("data", () => {
+        socket.write(hex("0000000e 0000000000000003 20 000002 7a7a"));
+        socket.write(hex("0000000e 0000000000000005 00 000002 6f6b"));
+      })
+    );
+    const client = await adapter.connect({ port: odd.port });
+    const [first, second] = await Promise.allSettled([client.request(2, text("a")), client.request(2, text("b"))]);
+    expect((first as PromiseRejectedResult).reason.code).toBe("unimplemented");
+    expect((first as PromiseRejectedResult).reason.message).toContain("Codec flag");
+    expect(str((second as PromiseFulfilledResult<{ payload: Uint8Array }>).value.payload)).toBe("ok");
+    client.destroy();
+    odd.close();
+  });
+
+  test("a streaming handler that fails sends exactly one reset; the caller's late frames are dropped", async () => {
+    server.handle(40, async (req) => {
+      for await (const _ of req.stream) throw new Error("bad chunk");
+    });
+    const raw = await rawClient();
+    raw.write(hex("0000000d 0000000000000003 01 000028 61"));
+    expect(toHex(await raw.readFrame())).toBe("0000000c00000000000000030400000d");
+    raw.write(hex("0000000d 0000000000000003 01 000028 62")); // late: dropped, no second handler
+    raw.write(hex("0000000d 0000000000000003 03 000028 63"));
+    raw.write(hex("0000000e 0000000000000005 00 000000 7875"));
+    // The very next frame is the reply to id 5: no second reset, no reply for id 3.
+    expect(toHex(await raw.readFrame()).slice(8, 24)).toBe("0000000000000005");
+    raw.close();
+  });
+
+  test("a reply over the frame limit is reset with reason 8, plain or streamed", async () => {
+    const small = new Server({ maxFrameSize: 1024 });
+    small.handle(1, () => new Uint8Array(2000));
+    small.handle(2, async function* () {
+      yield new Uint8Array(10);
+      yield new Uint8Array(2000);
+    });
+    const listener = await adapter.listen(small, { port: 0 });
+    const raw = await RawSocket.connect(listener.port);
+    raw.write(hex("0000000c 0000000000000003 08 000001"));
+    expect(toHex(await raw.readFrame())).toBe("0000000c000000000000000304000008");
+    raw.write(hex("0000000c 0000000000000005 08 000002"));
+    expect(toHex((await raw.readFrame()).subarray(0, 16))).toBe("00000016000000000000000501000002");
+    expect(toHex(await raw.readFrame())).toBe("0000000c000000000000000504000008");
+    raw.close();
+    await small.close({ timeout: 100 });
   });
 });
