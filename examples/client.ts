@@ -18,7 +18,12 @@ export async function runClient(port: number): Promise<void> {
     log(`server asks: ${decoder.decode(req.payload)} -> yes`);
     return encoder.encode("yes");
   });
-  conn.onPush((message) => log(`push from the server: ${decoder.decode(message.payload)}`));
+  let announced: () => void = () => {};
+  const announcement = new Promise<void>((resolve) => (announced = resolve));
+  conn.onPush((message) => {
+    log(`push from the server: ${decoder.decode(message.payload)}`);
+    announced();
+  });
 
   console.log("1. unary");
   const hello = await conn.request(Cmd.Hello, encoder.encode("weft"));
@@ -64,9 +69,9 @@ export async function runClient(port: number): Promise<void> {
   console.log("7. unknown cmd: that call fails, the connection lives on");
   await conn.request(0x4242).catch((error) => log(`${error.code}: ${error.message}`));
 
-  console.log("8. push, both ways");
+  console.log("8. push, both ways (the server answers with a push to all)");
   conn.push(Cmd.Presence, encoder.encode("client online"));
-  await new Promise((resolve) => setTimeout(resolve, 20));
+  await announcement;
 
   await conn.close();
 }

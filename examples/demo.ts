@@ -4,18 +4,14 @@
  */
 import { listen, runtime } from "./adapter.ts";
 import { runClient } from "./client.ts";
-import { Cmd, createServer } from "./server.ts";
+import { createServer } from "./server.ts";
 
 console.log(`weft demo on ${runtime}`);
 const server = createServer();
 const listener = await listen(server, { port: 0 });
 console.log(`  [server] listening on ${listener.hostname}:${listener.port}`);
 
-// Announce to every connected client (server push to all) while the demo runs.
-const announcer = setInterval(() => server.pushAll(Cmd.Announce, new TextEncoder().encode("server says hi to all")), 100);
-
 await runClient(listener.port);
 
-clearInterval(announcer);
 await server.close({ timeout: 1000 });
 console.log("done: server closed gracefully");

@@ -60,7 +60,12 @@ export function createServer(): Server {
     return encoder.encode(`deployed ${target}`);
   });
 
-  server.onPush((message) => log(`push from a client: ${decoder.decode(message.payload)}`));
+  // Push, both ways: when a client pushes its presence, announce it to every connection.
+  server.onPush((message) => {
+    log(`push from a client: ${decoder.decode(message.payload)}`);
+    const sent = server.pushAll(Cmd.Announce, encoder.encode(`someone is online (told ${server.connections.size})`));
+    log(`pushed an announcement to ${sent} connection(s)`);
+  });
   return server;
 }
 
