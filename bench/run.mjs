@@ -1,0 +1,90 @@
+#!/usr/bin/env node
+/**
+ * Runs bench/unary.ts on Bun, Deno and Node, one after the other (never at once: they
+ * would share the cores), and prints each runtime's table. No shell involved.
+ *
+ *   node bench/run.mjs                 all three runtimes
+ *   node bench/run.mjs bun node        a subset, in that order
+ *   node bench/run.mjs --json          one JSON array with every runtime's results
+ *
+ * Every BENCH_* variable passes through (see bench/unary.ts).
+ * Exits non-zero if any runtime's bench failed (the others still run).
+ */
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const bin = (name) => {
+  const local = join(root, "node_modules", ".bin", name);
+  return existsSync(local) ? local : name;
+};
+
+const RUNTIMES = {
+  bun: () => [bin("bun"), ["bench/unary.ts"]],
+  deno: () => [bin("deno"), ["run", "-A", "bench/unary.ts"]],
+  node: () => [process.execPath, ["--import", "tsx", "bench/unary.ts"]],
+};
+
+const args = process.argv.slice(2);
+const json = args.includes("--json");
+const chosen = args.filter((a) => !a.startsWith("--"));
+for (const name of chosen) {
+  if (!(name in RUNTIMES)) {
+    console.error(`unknown runtime "${name}": expected bun, deno or node`);
+    process.exit(2);
+  }
+}
+const names = chosen.length > 0 ? chosen : ["bun", "deno", "node"];
+
+/** Runs one runtime's bench; resolves with its exit code and (with --json) its stdout. */
+function runOne(name) {
+  const [cmd, cmdArgs] = RUNTIMES[name]();
+  return new Promise((resolve) => {
+    const child = spawn(cmd, json ? [...cmdArgs, "--json"] : cmdArgs, {
+      cwd: root,
+      stdio: ["ignore", json ? "pipe" : "inherit", "inherit"],
+      env: { ...process.env, NO_COLOR: "1" },
+    });
+    let out = "";
+    child.stdout?.setEncoding("utf8");
+    child.stdout?.on("data", (text) => (out += text));
+    // If we are interrupted, take the bench (and through its stdin-watch, its servers) down.
+    const stop = () => child.kill("SIGTERM");
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+    child.on("error", (error) => {
+      console.error(`${name}: cannot start ${cmd}: ${error.message}`);
+      resolve({ code: 127, out });
+    });
+    child.on("close", (code, signal) => {
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
+      resolve({ code: code ?? (signal ? 128 : 1), out });
+    });
+  });
+}
+
+const results = [];
+let failed = 0;
+for (const name of names) {
+  if (!json) console.log(`\n=== ${name} ===`);
+  const { code, out } = await runOne(name);
+  if (code !== 0) {
+    failed++;
+    console.error(`${name}: bench exited with code ${code}`);
+    if (json) results.push({ runtime: name, error: `exit code ${code}` });
+    continue;
+  }
+  if (json) {
+    try {
+      results.push(JSON.parse(out.trim().split("\n").pop()));
+    } catch {
+      failed++;
+      results.push({ runtime: name, error: "unparseable output", output: out });
+    }
+  }
+}
+if (json) console.log(JSON.stringify(results, null, 2));
+process.exit(failed === 0 ? 0 : 1);
