@@ -1,8 +1,11 @@
 /**
  * Deno adapter: weft over `Deno.listen` / `Deno.connect` TCP connections.
  *
- * A Deno connection already is a pair of Web Streams, so the transport is the
- * connection itself, with Nagle turned off (Deno leaves it on).
+ * Reads go through `conn.read` into the free tail of a shared 64 KiB slab rather than
+ * `conn.readable`, which allocates (and zero-fills) a fresh 64 KiB buffer for every read,
+ * however few bytes arrived. Each chunk is a distinct region of a slab that is never
+ * rewritten, so payload views into it stay valid; a new slab is allocated only when the
+ * free tail gets small. Nagle is turned off (Deno leaves it on).
  */
 import { Connection, type Server, type Transport } from "../mod.ts";
 import {
@@ -15,11 +18,63 @@ import {
 
 export type { ConnectOptions, ListenOptions, TcpListener } from "./options.ts";
 
+const SLAB_SIZE = 64 * 1024;
+/** Below this much free tail, the next read gets a new slab. */
+const MIN_READ = 8 * 1024;
+
 /** Wraps a Deno TCP connection as the core's transport. */
 export function denoConnTransport(conn: Deno.TcpConn): Transport {
   conn.setNoDelay(true);
+  let slab = new Uint8Array(SLAB_SIZE);
+  let used = 0;
+  let closed = false;
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    try {
+      conn.close();
+    } catch {
+      // Already closed by the other half.
+    }
+  };
+
+  const readable = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (slab.length - used < MIN_READ) {
+        slab = new Uint8Array(SLAB_SIZE);
+        used = 0;
+      }
+      let n: number | null;
+      try {
+        n = await conn.read(slab.subarray(used));
+      } catch (error) {
+        if (closed) return controller.close();
+        throw error;
+      }
+      if (n === null) return controller.close();
+      controller.enqueue(slab.subarray(used, used + n));
+      used += n;
+    },
+    cancel: close,
+  }, { highWaterMark: 0 });
+
+  const writable = new WritableStream<Uint8Array>({
+    async write(chunk) {
+      for (let at = 0; at < chunk.length;) at += await conn.write(chunk.subarray(at));
+    },
+    // A graceful end: FIN after everything written (conn.writable.close() would close both halves).
+    async close() {
+      try {
+        await conn.closeWrite();
+      } catch {
+        // Already closed.
+      }
+    },
+    abort: close,
+  });
+
   const remote = conn.remoteAddr;
-  return { readable: conn.readable, writable: conn.writable, remoteAddress: `${remote.hostname}:${remote.port}` };
+  return { readable, writable, remoteAddress: `${remote.hostname}:${remote.port}` };
 }
 
 /** Accepts TCP connections for `server`. */

@@ -4,6 +4,8 @@ import { HEADER_SIZE, type RequestId, writeHeader } from "./frame.ts";
 const COPY_LIMIT = 16 * 1024;
 /** Size of each slab that small frames are encoded into. */
 const SLAB_SIZE = 64 * 1024;
+/** Up to this many unflushed bytes move along when a slab fills, keeping the tick one write. */
+const MAX_CARRY = 256 * 1024;
 
 /**
  * Encodes frames and writes them to a WritableStream, coalescing every frame written
@@ -106,9 +108,19 @@ export class FrameWriter {
 
   #reserve(bytes: number): void {
     if (this.#end + bytes <= this.#slab.length) return;
-    this.#cut();
-    this.#slab = new Uint8Array(Math.max(SLAB_SIZE, bytes));
+    const pending = this.#slab.subarray(this.#start, this.#end);
+    if (pending.length > MAX_CARRY) {
+      // A big tick: a second write costs less than copying this much again.
+      this.#cut();
+      this.#slab = new Uint8Array(Math.max(SLAB_SIZE, bytes));
+      this.#start = this.#end = 0;
+      return;
+    }
+    // Carry this tick's bytes into a slab twice their size, so the tick stays one write
+    // and a run of refills copies each byte a bounded number of times.
+    this.#slab = new Uint8Array(Math.max(SLAB_SIZE, 2 * (pending.length + bytes)));
+    this.#slab.set(pending);
     this.#start = 0;
-    this.#end = 0;
+    this.#end = pending.length;
   }
 }

@@ -134,6 +134,17 @@ describe("frame writer", () => {
     expect(sameBytes(frames[99].payload, patterned(32, 100))).toBe(true);
   });
 
+  test("a tick that outgrows one 64 KiB slab still goes out as one write", async () => {
+    const { writes, writable } = recordingStream();
+    const writer = new FrameWriter(writable, () => {});
+    for (let i = 0; i < 3000; i++) writer.write(2 * i + 3, 0, 1, patterned(32, i + 1)); // 144,000 bytes
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(writes.length).toBe(1);
+    const frames = collect(new FrameDecoder(1024), writes);
+    expect(frames.length).toBe(3000);
+    expect(sameBytes(frames[2999].payload, patterned(32, 3000))).toBe(true);
+  });
+
   test("passes large payloads through without copying, in order", async () => {
     const { writes, writable } = recordingStream();
     const writer = new FrameWriter(writable, () => {});
