@@ -1,7 +1,7 @@
 import { errorForReset, RpcError } from "./errors.ts";
 import { Flags, STREAM_BITS } from "./flags.ts";
 import type { RequestId } from "./frame.ts";
-import { MessageStream } from "./message_stream.ts";
+import type { MessageStream } from "./message_stream.ts";
 import { Response } from "./response.ts";
 
 /** Per-call options. */
@@ -28,37 +28,30 @@ export interface CallHost {
   readonly baseFlags: number;
 }
 
-const EMPTY = new Uint8Array(0);
-const SEND_IDLE = 0;
-const SEND_OPEN = 1;
-const SEND_CLOSED = 2;
+const RESET_CANCELLED = 1;
+const RESET_DEADLINE_EXCEEDED = 4;
 
 /**
- * A call in flight, from the caller's side: the request half (one frame, or a stream
- * opened by the first `send`) and the reply half (`response`, iterable with `for await`).
+ * The reply half of a call, and all a plain request needs: kept lean, since every unary
+ * call allocates one. `Call` adds the request-stream half.
  */
-export class Call implements AsyncIterable<Uint8Array> {
+export class PendingCall implements AsyncIterable<Uint8Array> {
   readonly id: RequestId;
   readonly cmd: number;
   /** Settles with the first reply frame; rejects if the call fails before that. */
   readonly response: Promise<Response>;
-  #host: CallHost;
+  protected readonly host: CallHost;
   #resolve!: (response: Response) => void;
   #reject!: (error: unknown) => void;
   #replyStream: MessageStream | null = null;
   /** The reply half is complete (or failed): nothing more will arrive. */
-  #replyDone = false;
-  #sendState = SEND_IDLE;
-  #sendError: unknown = undefined;
-  #flags: number;
+  protected replyDone = false;
   #cleanup: (() => void) | null = null;
-  #writable: WritableStream<Uint8Array> | null = null;
 
   constructor(host: CallHost, id: RequestId, cmd: number, options: CallOptions | undefined) {
-    this.#host = host;
+    this.host = host;
     this.id = id;
     this.cmd = cmd;
-    this.#flags = host.baseFlags | (options?.nonBlocking ? Flags.NonBlock : 0);
     this.response = new Promise<Response>((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
@@ -66,41 +59,6 @@ export class Call implements AsyncIterable<Uint8Array> {
     if (options !== undefined && (options.signal !== undefined || options.timeout !== undefined)) {
       this.#watch(options);
     }
-  }
-
-  /** Sends the whole request as one plain frame (a unary request). */
-  sendUnary(payload: Uint8Array): void {
-    this.#host.write(this.id, this.#flags, this.cmd, payload);
-    this.#sendState = SEND_CLOSED;
-  }
-
-  /** Sends one payload on the request stream, opening it on first use. Waits out backpressure. */
-  async send(payload: Uint8Array): Promise<void> {
-    this.#checkSendable(payload);
-    const flags = this.#sendState === SEND_IDLE ? this.#flags | Flags.Stream : Flags.Stream;
-    this.#sendState = SEND_OPEN;
-    this.#host.write(this.id, flags, this.cmd, payload);
-    await this.#host.writable();
-  }
-
-  /** Ends the request stream, optionally with a last payload. */
-  async end(payload: Uint8Array = EMPTY): Promise<void> {
-    this.#checkSendable(payload);
-    const flags = this.#sendState === SEND_IDLE ? this.#flags | STREAM_BITS : STREAM_BITS;
-    this.#sendState = SEND_CLOSED;
-    this.#host.write(this.id, flags, this.cmd, payload);
-    this.#maybeForget();
-    await this.#host.writable();
-  }
-
-  /** The request stream as a WritableStream: close() ends it, abort() cancels the call. */
-  get writable(): WritableStream<Uint8Array> {
-    this.#writable ??= new WritableStream<Uint8Array>({
-      write: (chunk) => this.send(chunk),
-      close: () => this.end(),
-      abort: (reason) => this.cancel(reason),
-    });
-    return this.#writable;
   }
 
   /** Walks the reply's payloads. */
@@ -124,7 +82,10 @@ export class Call implements AsyncIterable<Uint8Array> {
 
   /** Cancels the call: the peer gets a reset (reason 1), the call rejects with `cancelled`. */
   cancel(reason?: unknown): void {
-    this.#abandon("cancelled", new RpcError("cancelled", `call to cmd ${this.cmd} was cancelled`, { cause: reason }));
+    this.#abandon(
+      RESET_CANCELLED,
+      new RpcError("cancelled", `call to cmd ${this.cmd} was cancelled`, { cause: reason }),
+    );
   }
 
   /** A reply frame arrived. */
@@ -139,13 +100,13 @@ export class Call implements AsyncIterable<Uint8Array> {
       }
       return;
     }
-    if (this.#replyDone) return;
+    if (this.replyDone) return;
     if ((flags & STREAM_BITS) === 0) {
       this.#resolve(new Response(cmd, flags, payload, null));
       this.#replyComplete();
       return;
     }
-    const opened = this.#host.newStream();
+    const opened = this.host.newStream();
     opened.onCancel = (reason) => this.cancel(reason);
     if (payload.length > 0 || (flags & Flags.StreamEnd) === 0) opened.push(payload);
     this.#replyStream = opened;
@@ -158,68 +119,62 @@ export class Call implements AsyncIterable<Uint8Array> {
 
   /** The peer reset the call. */
   onReset(reason: number): void {
-    this.#sendState = SEND_CLOSED;
-    this.#sendError ??= errorForReset(reason, `call to cmd ${this.cmd}`);
-    if (!this.#replyDone) this.#fail(this.#sendError);
-    this.#host.forget(this.id);
+    const error = errorForReset(reason, `call to cmd ${this.cmd}`);
+    this.closeSend(error);
+    this.fail(error);
+    this.host.forget(this.id);
   }
 
-  /** The connection closed under the call. */
+  /** The connection closed under the call (or its reply could not be read). */
   onClose(error: RpcError): void {
-    this.#sendState = SEND_CLOSED;
-    this.#sendError ??= error;
-    this.#fail(error);
+    this.closeSend(error);
+    this.fail(error);
   }
 
-  #abandon(code: "cancelled" | "deadline_exceeded", error: RpcError): void {
-    if (this.#replyDone && this.#sendState !== SEND_OPEN) return;
-    this.#host.reset(this.id, code === "cancelled" ? 1 : 4);
-    this.#sendState = SEND_CLOSED;
-    this.#sendError ??= error;
-    this.#fail(error);
-    this.#host.forget(this.id);
+  /** True while the request stream is open (a plain request sent it all at once). */
+  protected get sending(): boolean {
+    return false;
   }
 
-  #fail(error: unknown): void {
-    if (this.#replyDone) return;
-    this.#replyDone = true;
+  /** Closes the request half: later sends fail with `error`. */
+  protected closeSend(_error: unknown): void {}
+
+  protected fail(error: unknown): void {
+    if (this.replyDone) return;
+    this.replyDone = true;
     this.#unwatch();
     if (this.#replyStream !== null) this.#replyStream.fail(error);
     else this.#reject(error);
   }
 
+  /** Forgets the call once neither half has anything left to do. */
+  protected maybeForget(): void {
+    if (this.replyDone && !this.sending) this.host.forget(this.id);
+  }
+
+  #abandon(reason: number, error: RpcError): void {
+    if (this.replyDone && !this.sending) return;
+    this.host.reset(this.id, reason);
+    this.closeSend(error);
+    this.fail(error);
+    this.host.forget(this.id);
+  }
+
   #replyComplete(): void {
-    this.#replyDone = true;
+    this.replyDone = true;
     this.#unwatch();
-    this.#maybeForget();
-  }
-
-  #maybeForget(): void {
-    if (this.#replyDone && this.#sendState !== SEND_OPEN) this.#host.forget(this.id);
-  }
-
-  #checkSendable(payload: Uint8Array): void {
-    if (this.#sendState === SEND_CLOSED) {
-      throw this.#sendError ?? new RpcError("failed_precondition", `request stream of cmd ${this.cmd} already ended`);
-    }
-    this.#host.checkPayload(payload);
+    this.maybeForget();
   }
 
   #watch(options: CallOptions): void {
     const { signal, timeout } = options;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const onAbort = () => this.cancel(signal?.reason);
-    if (signal !== undefined) {
-      if (signal.aborted) {
-        queueMicrotask(onAbort);
-        return;
-      }
-      signal.addEventListener("abort", onAbort, { once: true });
-    }
+    if (signal !== undefined) signal.addEventListener("abort", onAbort, { once: true });
     if (timeout !== undefined) {
       timer = setTimeout(() => {
         this.#abandon(
-          "deadline_exceeded",
+          RESET_DEADLINE_EXCEEDED,
           new RpcError("deadline_exceeded", `call to cmd ${this.cmd} timed out after ${timeout} ms`),
         );
       }, timeout);
@@ -235,5 +190,71 @@ export class Call implements AsyncIterable<Uint8Array> {
       this.#cleanup();
       this.#cleanup = null;
     }
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+const SEND_IDLE = 0;
+const SEND_OPEN = 1;
+const SEND_CLOSED = 2;
+
+/**
+ * A streaming call, from the caller's side: a request stream opened by the first `send`
+ * (or `end`), and the reply (`response`, or `for await` over the call).
+ */
+export class Call extends PendingCall {
+  #sendState = SEND_IDLE;
+  #sendError: unknown = undefined;
+  #flags: number;
+  #writable: WritableStream<Uint8Array> | null = null;
+
+  constructor(host: CallHost, id: RequestId, cmd: number, options: CallOptions | undefined) {
+    super(host, id, cmd, options);
+    this.#flags = host.baseFlags | (options?.nonBlocking ? Flags.NonBlock : 0);
+  }
+
+  /** Sends one payload on the request stream, opening it on first use. Waits out backpressure. */
+  async send(payload: Uint8Array): Promise<void> {
+    this.#checkSendable(payload);
+    const flags = this.#sendState === SEND_IDLE ? this.#flags | Flags.Stream : Flags.Stream;
+    this.#sendState = SEND_OPEN;
+    this.host.write(this.id, flags, this.cmd, payload);
+    await this.host.writable();
+  }
+
+  /** Ends the request stream, optionally with a last payload. */
+  async end(payload: Uint8Array = EMPTY): Promise<void> {
+    this.#checkSendable(payload);
+    const flags = this.#sendState === SEND_IDLE ? this.#flags | STREAM_BITS : STREAM_BITS;
+    this.#sendState = SEND_CLOSED;
+    this.host.write(this.id, flags, this.cmd, payload);
+    this.maybeForget();
+    await this.host.writable();
+  }
+
+  /** The request stream as a WritableStream: close() ends it, abort() cancels the call. */
+  get writable(): WritableStream<Uint8Array> {
+    this.#writable ??= new WritableStream<Uint8Array>({
+      write: (chunk) => this.send(chunk),
+      close: () => this.end(),
+      abort: (reason) => this.cancel(reason),
+    });
+    return this.#writable;
+  }
+
+  protected override get sending(): boolean {
+    return this.#sendState === SEND_OPEN;
+  }
+
+  protected override closeSend(error: unknown): void {
+    this.#sendState = SEND_CLOSED;
+    this.#sendError ??= error;
+  }
+
+  #checkSendable(payload: Uint8Array): void {
+    if (this.#sendState === SEND_CLOSED) {
+      throw this.#sendError ?? new RpcError("failed_precondition", `request stream of cmd ${this.cmd} already ended`);
+    }
+    this.host.checkPayload(payload);
   }
 }

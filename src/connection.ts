@@ -1,4 +1,4 @@
-import { Call, type CallHost, type CallOptions } from "./call.ts";
+import { Call, type CallHost, type CallOptions, PendingCall } from "./call.ts";
 import { errorForReset, ProtocolError, resetReasonOf, RpcError } from "./errors.ts";
 import { Flags, STREAM_BITS } from "./flags.ts";
 import { DEFAULT_MAX_FRAME_SIZE, isOddId, MAX_CMD, type RequestId } from "./frame.ts";
@@ -70,7 +70,7 @@ export class Connection {
   #nextPushId: () => number;
 
   #nextId: number;
-  #calls = new Map<RequestId, Call>();
+  #calls = new Map<RequestId, PendingCall>();
   #incoming = new Map<RequestId, IncomingRequest>();
   #recentlyReset = new Set<RequestId>();
   #maxConcurrent: number;
@@ -145,10 +145,16 @@ export class Connection {
    */
   request(cmd: number, payload: Uint8Array = EMPTY, options?: CallOptions): Promise<Response> {
     try {
+      this.#checkCmd(cmd);
       this.#checkPayload(payload);
-      const call = this.#openCall(cmd, options);
-      if (call instanceof Promise) return call;
-      call.sendUnary(payload);
+      const refused = this.#refuseCall(cmd, options);
+      if (refused !== null) return refused;
+      const id = this.#nextId;
+      this.#nextId += 2;
+      const call = new PendingCall(this.#host, id, cmd, options);
+      this.#calls.set(id, call);
+      const nonBlocking = options?.nonBlocking ?? this.#nonBlockingDefault;
+      this.#writer.write(id, this.#host.baseFlags | (nonBlocking ? Flags.NonBlock : 0), cmd, payload);
       return call.response;
     } catch (error) {
       return Promise.reject(error);
@@ -160,11 +166,17 @@ export class Connection {
    * the reply arrives on `call.response` or by walking `call` with `for await`.
    */
   call(cmd: number, options?: CallOptions): Call {
-    const call = this.#openCall(cmd, options);
-    if (call instanceof Promise) {
-      call.catch(() => {});
+    this.#checkCmd(cmd);
+    const refused = this.#refuseCall(cmd, options);
+    if (refused !== null) {
+      refused.catch(() => {});
       throw this.#closeError ?? new RpcError("unavailable", "connection is closed");
     }
+    const id = this.#nextId;
+    this.#nextId += 2;
+    if (options?.nonBlocking === undefined && this.#nonBlockingDefault) options = { ...options, nonBlocking: true };
+    const call = new Call(this.#host, id, cmd, options);
+    this.#calls.set(id, call);
     // The reply promise may reject with nobody awaiting it (a caller that only sends).
     call.response.catch(() => {});
     return call;
@@ -276,13 +288,34 @@ export class Connection {
       if (ended) stream.end();
     }
     const request = new IncomingRequest(this, id, flags, cmd, payload, stream);
-    this.#incoming.set(id, request);
     if (request.isConcurrent) {
       this.#run(request, handler);
+    } else if (!this.#blockingBusy && !this.#pumping && this.#blockingHead === this.#blockingQueue.length) {
+      // A blocking request with nothing ahead of it runs at once, like a concurrent one.
+      this.#blockingBusy = true;
+      this.#run(request, handler);
     } else {
+      this.#track(request);
       this.#blockingQueue.push(request);
       this.#pumpBlocking();
     }
+  }
+
+  #untrack(request: IncomingRequest): void {
+    if (!request.tracked) return;
+    request.tracked = false;
+    this.#incoming.delete(request.id);
+  }
+
+  /**
+   * Enters a request in the in-flight table, where resets, stream frames and a closing
+   * connection can find it. A handler that answers synchronously finishes before any of
+   * those could arrive, so its request never needs the table: the common case stays cheap.
+   */
+  #track(request: IncomingRequest): void {
+    if (request.tracked) return;
+    request.tracked = true;
+    this.#incoming.set(request.id, request);
   }
 
   #continueRequest(request: IncomingRequest, flags: number, payload: Uint8Array): void {
@@ -318,7 +351,7 @@ export class Connection {
     }
     // A stream that turned unreadable midway: abort its handler, reset the caller.
     request.abort(error);
-    this.#incoming.delete(id);
+    this.#untrack(request);
     this.#refuse(id, "unimplemented", true);
     this.#checkDrained();
   }
@@ -338,7 +371,7 @@ export class Connection {
     const request = this.#incoming.get(id);
     if (request === undefined) return;
     request.abort(errorForReset(reason, `request to cmd ${request.cmd}`));
-    this.#incoming.delete(id);
+    this.#untrack(request);
     this.#checkDrained();
   }
 
@@ -370,6 +403,7 @@ export class Connection {
       return this.#handlerFailed(request, error);
     }
     if (result instanceof Promise) {
+      this.#track(request);
       result.then((value) => this.#reply(request, value), (error) => this.#handlerFailed(request, error));
     } else {
       this.#reply(request, result);
@@ -423,6 +457,7 @@ export class Connection {
     cmd: number,
     source: AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>,
   ): Promise<void> {
+    this.#track(request);
     const iterator = toAsyncIterator(source);
     try {
       for (;;) {
@@ -472,7 +507,7 @@ export class Connection {
       // (Only now, after the reply: a reset sent earlier would fail the caller's call.)
       if (request.isStream && !request.stream.senderDone) this.#stopReading(request);
     }
-    if (this.#incoming.get(request.id) === request) this.#incoming.delete(request.id);
+    this.#untrack(request);
     if (!request.isConcurrent) {
       this.#blockingBusy = false;
       this.#pumpBlocking();
@@ -501,8 +536,8 @@ export class Connection {
 
   // ---- calling ---------------------------------------------------------------------
 
-  #openCall(cmd: number, options: CallOptions | undefined): Call | Promise<never> {
-    this.#checkCmd(cmd);
+  /** Why a new call cannot start, as a rejected promise; null when it can. */
+  #refuseCall(cmd: number, options: CallOptions | undefined): Promise<never> | null {
     if (this.#state !== OPEN) {
       return Promise.reject(
         this.#state === CLOSING
@@ -515,14 +550,7 @@ export class Connection {
         new RpcError("cancelled", `call to cmd ${cmd} was cancelled before it started`, { cause: options.signal.reason }),
       );
     }
-    const id = this.#nextId;
-    this.#nextId += 2;
-    if (this.#nonBlockingDefault && options?.nonBlocking === undefined) {
-      options = { ...options, nonBlocking: true };
-    }
-    const call = new Call(this.#host, id, cmd, options);
-    this.#calls.set(id, call);
-    return call;
+    return null;
   }
 
   #makeCallHost(): CallHost {

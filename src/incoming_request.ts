@@ -23,6 +23,8 @@ export class IncomingRequest {
   #abortReason: unknown = undefined;
   /** Set once the reply is complete or the request was aborted: nothing more goes out. */
   finished = false;
+  /** In the connection's in-flight table (the engine's bookkeeping). */
+  tracked = false;
 
   constructor(
     connection: Connection,
