@@ -31,6 +31,15 @@ export interface CallHost {
 const RESET_CANCELLED = 1;
 const RESET_DEADLINE_EXCEEDED = 4;
 
+// One executor shared by every call's promise: it parks the resolvers here for the
+// constructor to pick up, sparing each call a closure and its context (per-call garbage).
+let parkedResolve: (response: Response) => void = () => {};
+let parkedReject: (error: unknown) => void = () => {};
+function parkResolvers(resolve: (response: Response) => void, reject: (error: unknown) => void): void {
+  parkedResolve = resolve;
+  parkedReject = reject;
+}
+
 /**
  * The reply half of a call, and all a plain request needs: kept lean, since every unary
  * call allocates one. `Call` adds the request-stream half.
@@ -41,8 +50,8 @@ export class PendingCall implements AsyncIterable<Uint8Array> {
   /** Settles with the first reply frame; rejects if the call fails before that. */
   readonly response: Promise<Response>;
   protected readonly host: CallHost;
-  #resolve!: (response: Response) => void;
-  #reject!: (error: unknown) => void;
+  #resolve: (response: Response) => void;
+  #reject: (error: unknown) => void;
   #replyStream: MessageStream | null = null;
   /** The reply half is complete (or failed): nothing more will arrive. */
   protected replyDone = false;
@@ -52,10 +61,9 @@ export class PendingCall implements AsyncIterable<Uint8Array> {
     this.host = host;
     this.id = id;
     this.cmd = cmd;
-    this.response = new Promise<Response>((resolve, reject) => {
-      this.#resolve = resolve;
-      this.#reject = reject;
-    });
+    this.response = new Promise<Response>(parkResolvers);
+    this.#resolve = parkedResolve;
+    this.#reject = parkedReject;
     if (options !== undefined && (options.signal !== undefined || options.timeout !== undefined)) {
       this.#watch(options);
     }

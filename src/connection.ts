@@ -70,6 +70,8 @@ export class Connection {
   #nextPushId: () => number;
 
   #nextId: number;
+  /** Clients number their requests odd, servers even: a frame's id parity says whose call it is. */
+  readonly #oddIdsAreOurs: boolean;
   #calls = new Map<RequestId, PendingCall>();
   #incoming = new Map<RequestId, IncomingRequest>();
   #recentlyReset = new Set<RequestId>();
@@ -104,6 +106,7 @@ export class Connection {
     this.#nextPushId = options.nextPushId ?? (() => (pushId += 2));
     // qrpc numbers client requests 3, 5, 7... and server requests 2, 4, 6...
     this.#nextId = role === "client" ? 3 : 2;
+    this.#oddIdsAreOurs = role === "client";
     this.#transport = transport;
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
     this.#decoder = new FrameDecoder(this.maxFrameSize);
@@ -254,13 +257,8 @@ export class Connection {
 
   #dispatch(id: RequestId, flags: number, cmd: number, payload: Uint8Array): void {
     if (this.#state === CLOSED) return;
-    if ((flags & Flags.StreamRst) !== 0 && (flags & Flags.Push) === 0) {
-      return isOddId(id) === (this.role === "client") ? this.#calls.get(id)?.onReset(cmd) : this.#peerReset(id, cmd);
-    }
-    if ((flags & Flags.Codec) !== 0) return this.#unknownCodec(id, flags, cmd);
-    if ((flags & Flags.Push) !== 0) return this.#receivePush(flags, cmd, payload);
-    const ours = isOddId(id) === (this.role === "client");
-    if (ours) {
+    if ((flags & (Flags.StreamRst | Flags.Codec | Flags.Push)) !== 0) return this.#dispatchSpecial(id, flags, cmd, payload);
+    if (isOddId(id) === this.#oddIdsAreOurs) {
       this.#calls.get(id)?.onFrame(flags, cmd, payload);
       return;
     }
@@ -271,6 +269,15 @@ export class Connection {
       return;
     }
     this.#newRequest(id, flags, cmd, payload);
+  }
+
+  /** Resets, frames under a codec, pushes: off the hot path. */
+  #dispatchSpecial(id: RequestId, flags: number, cmd: number, payload: Uint8Array): void {
+    if ((flags & Flags.StreamRst) !== 0 && (flags & Flags.Push) === 0) {
+      return isOddId(id) === this.#oddIdsAreOurs ? this.#calls.get(id)?.onReset(cmd) : this.#peerReset(id, cmd);
+    }
+    if ((flags & Flags.Codec) !== 0) return this.#unknownCodec(id, flags, cmd);
+    this.#receivePush(flags, cmd, payload);
   }
 
   #newRequest(id: RequestId, flags: number, cmd: number, payload: Uint8Array): void {
@@ -336,7 +343,7 @@ export class Connection {
       `frame for cmd ${cmd} has the Codec flag (0x20), but no codec was negotiated on this connection`,
     );
     if ((flags & Flags.Push) !== 0) return this.#report(error);
-    if (isOddId(id) === (this.role === "client")) {
+    if (isOddId(id) === this.#oddIdsAreOurs) {
       const call = this.#calls.get(id);
       if (call === undefined) return;
       this.#writer.write(id, Flags.StreamRst, resetReasonOf("unimplemented"), EMPTY);
