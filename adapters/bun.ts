@@ -50,7 +50,7 @@ class BunSocketState {
       },
       abort: () => this.#terminate(),
     });
-    this.transport = { readable, writable, remoteAddress: `${socket.remoteAddress}:${socket.localPort}` };
+    this.transport = { readable, writable, remoteAddress: `${socket.remoteAddress}:${socket.remotePort}` };
   }
 
   onData(data: Uint8Array): void {

@@ -42,6 +42,15 @@ const CLOSING = 1;
 const CLOSED = 2;
 /** How many recently reset stream ids to remember, so their late frames are dropped. */
 const RESET_MEMORY = 1024;
+/**
+ * Frames decoded from one chunk before the read loop lets handlers and callers run (and
+ * their frames flush). Under load the two ends play ping-pong with batches of frames: if a
+ * batch is decoded whole before anything is written, each end idles while the other works.
+ * Handing the peer its first replies after 16 frames overlaps the two, which measured
+ * 1.7x (Node) to 1.8x (Bun, Deno) the calls/s at 64 in flight; 4 or 8 cost more in writes
+ * than they win, 32 overlaps less (bench/unary.ts, pinned, medians of 3).
+ */
+const SLICE_FRAMES = 16;
 
 /**
  * One end of a weft/qrpc connection. Both roles run the same engine: each side can call
@@ -232,7 +241,13 @@ export class Connection {
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
-        this.#decoder.decode(value, this.#onFrame);
+        let rest = value;
+        for (;;) {
+          const used = this.#decoder.decode(rest, this.#onFrame, SLICE_FRAMES);
+          if (used === rest.length) break;
+          rest = rest.subarray(used);
+          await null; // see SLICE_FRAMES
+        }
         if (this.#readGate !== null) await this.#readGate;
       }
       this.#peerGone(new RpcError("unavailable", "connection closed by the peer"));

@@ -27,17 +27,21 @@ export class FrameDecoder {
   }
 
   /**
-   * Decodes every complete frame in `chunk` (plus what earlier chunks left over).
+   * Decodes the complete frames in `chunk` (plus what earlier chunks left over), at most
+   * `maxFrames` of them, and returns how many bytes of `chunk` it consumed: less than its
+   * length only when it stopped at `maxFrames`, and then the caller passes the rest later.
    * Throws ProtocolError on a bad length; the stream is unusable after that.
    */
-  decode(chunk: Uint8Array, onFrame: FrameHandler): void {
+  decode(chunk: Uint8Array, onFrame: FrameHandler, maxFrames = Infinity): number {
     let offset = 0;
     if (this.#pieceBytes > 0) {
       offset = this.#completePartial(chunk, onFrame);
-      if (offset < 0) return;
+      if (offset < 0) return chunk.length;
     }
     const end = chunk.length;
+    let frames = 0;
     while (end - offset >= 4) {
+      if (frames++ === maxFrames) return offset;
       const length = this.#checkedLength(readUint32(chunk, offset));
       const frameEnd = offset + 4 + length;
       if (frameEnd > end) break;
@@ -51,6 +55,7 @@ export class FrameDecoder {
       offset = frameEnd;
     }
     if (offset < end) this.#keep(chunk.subarray(offset));
+    return end;
   }
 
   /**

@@ -61,6 +61,21 @@ describe("frame codec", () => {
     expect(collect(new FrameDecoder(1024), bytewise)).toEqual(sent);
   });
 
+  test("stops after a frame budget and resumes where it stopped", () => {
+    const frames = Array.from({ length: 5 }, (_, i) => encodeFrame({ id: 2 * i + 3, flags: 0, cmd: 1, payload: patterned(7, i + 1) }));
+    const chunk = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
+    frames.reduce((at, f) => (chunk.set(f, at), at + f.length), 0);
+    const decoder = new FrameDecoder(1024);
+    const ids: number[] = [];
+    const onFrame = (id: RequestId) => void ids.push(id as number);
+    const used = decoder.decode(chunk, onFrame, 2);
+    expect(ids).toEqual([3, 5]);
+    expect(used).toBe(2 * 23);
+    expect(decoder.decode(chunk.subarray(used), onFrame, 2)).toBe(2 * 23);
+    expect(decoder.decode(chunk.subarray(used * 2), onFrame, 2)).toBe(23);
+    expect(ids).toEqual([3, 5, 7, 9, 11]);
+  });
+
   test("hands out payloads as views of the chunk, without copying", () => {
     const chunk = new Uint8Array([...encodeFrame({ id: 3, flags: 0, cmd: 1, payload: patterned(64) })]);
     let payload: Uint8Array | null = null;

@@ -325,3 +325,13 @@ describe("server calls client", () => {
     expect(got).toEqual(["ping"]);
   });
 });
+
+describe("connections", () => {
+  test("each side knows the other's address", async () => {
+    const clientAddress = pair.client.remoteAddress;
+    expect(clientAddress).toBe(`127.0.0.1:${pair.listener.port}`);
+    const serverView = pair.serverSide.remoteAddress ?? "";
+    expect(serverView.startsWith("127.0.0.1:")).toBe(true);
+    expect(serverView).not.toBe(`127.0.0.1:${pair.listener.port}`); // the client's ephemeral port
+  });
+});
