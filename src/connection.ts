@@ -241,6 +241,7 @@ export class Connection {
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
+        this.#writer.newTurn();
         let rest = value;
         for (;;) {
           const used = this.#decoder.decode(rest, this.#onFrame, SLICE_FRAMES);

@@ -6,14 +6,24 @@ const COPY_LIMIT = 16 * 1024;
 const SLAB_SIZE = 64 * 1024;
 /** Up to this many unflushed bytes move along when a slab fills, keeping the tick one write. */
 const MAX_CARRY = 256 * 1024;
+/** Flushes at the end of a microtask tick allowed per turn before frames are batched. */
+const QUICK_FLUSHES = 8;
+/** While batching, this many waiting bytes go out at once. */
+const BATCH_BYTES = 64 * 1024;
 
 /**
- * Encodes frames and writes them to a WritableStream, coalescing every frame written
- * in the same tick into one write.
+ * Encodes frames and writes them to a WritableStream, coalescing the frames written in
+ * the same tick into one write.
  *
  * Small frames are encoded back to back into a slab; a flush hands the filled part of
  * the slab to the stream (no copy) and keeps filling after it; a new slab is allocated
  * only when one runs out. Large payloads skip the slab and go out as they are.
+ *
+ * When to flush: at the end of the tick, so a reply leaves at once. But a producer that
+ * keeps writing across ticks (an async generator yields one frame per tick) would then
+ * make one write per frame; so after QUICK_FLUSHES in one turn, frames are batched until
+ * BATCH_BYTES wait or the turn ends (a zero-delay timer). `newTurn()` (called when the
+ * connection reads a chunk) allows quick flushes again.
  */
 export class FrameWriter {
   #writer: WritableStreamDefaultWriter<Uint8Array>;
@@ -27,7 +37,16 @@ export class FrameWriter {
   #queued: Uint8Array[] = [];
   #scheduled = false;
   #closed = false;
+  #quickFlushes = 0;
+  #batching = false;
+  #pendingBytes = 0;
+  #turnTimer: ReturnType<typeof setTimeout> | undefined = undefined;
   readonly #flush = () => this.flush();
+  readonly #endTurn = () => {
+    this.#turnTimer = undefined;
+    this.#quickFlushes = 0;
+    if (this.#batching) this.flush();
+  };
 
   constructor(writable: WritableStream<Uint8Array>, onError: (error: unknown) => void) {
     this.#writer = writable.getWriter();
@@ -50,10 +69,24 @@ export class FrameWriter {
       if (size > 0) this.#slab.set(payload, this.#end + HEADER_SIZE);
       this.#end += HEADER_SIZE + size;
     }
-    if (!this.#scheduled) {
-      this.#scheduled = true;
-      queueMicrotask(this.#flush);
+    this.#pendingBytes += HEADER_SIZE + size;
+    if (this.#scheduled) {
+      if (this.#batching && this.#pendingBytes >= BATCH_BYTES) this.flush();
+      return;
     }
+    this.#scheduled = true;
+    if (this.#quickFlushes < QUICK_FLUSHES) {
+      this.#quickFlushes++;
+      queueMicrotask(this.#flush);
+    } else {
+      this.#batching = true;
+      this.#turnTimer ??= setTimeout(this.#endTurn, 0);
+    }
+  }
+
+  /** A new turn of I/O began: frames may again leave at the end of their tick. */
+  newTurn(): void {
+    this.#quickFlushes = 0;
   }
 
   /** True while the stream's queue is over its high-water mark: stream producers should wait. */
@@ -70,6 +103,8 @@ export class FrameWriter {
   /** Hands everything queued to the stream now. */
   flush(): void {
     this.#scheduled = false;
+    this.#batching = false;
+    this.#pendingBytes = 0;
     if (this.#closed) return;
     this.#cut();
     const queued = this.#queued;
@@ -82,6 +117,7 @@ export class FrameWriter {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.flush();
+    this.#stopTimer();
     this.#closed = true;
     try {
       await this.#writer.close();
@@ -95,7 +131,13 @@ export class FrameWriter {
     if (this.#closed) return;
     this.#closed = true;
     this.#queued = [];
+    this.#stopTimer();
     this.#writer.abort(reason).catch(() => {});
+  }
+
+  #stopTimer(): void {
+    if (this.#turnTimer !== undefined) clearTimeout(this.#turnTimer);
+    this.#turnTimer = undefined;
   }
 
   /** Moves the slab's pending bytes to the queue, as a view (the slab is never rewritten there). */

@@ -160,6 +160,36 @@ describe("frame writer", () => {
     expect(sameBytes(frames[2999].payload, patterned(32, 3000))).toBe(true);
   });
 
+  test("a producer writing one frame per tick is batched, and still flushed when it stops", async () => {
+    const { writes, writable } = recordingStream();
+    const writer = new FrameWriter(writable, () => {});
+    for (let i = 0; i < 5000; i++) {
+      writer.write(2, Flags.Stream, 3, patterned(32, i + 1));
+      await Promise.resolve(); // an async generator yields about this often
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20)); // the turn ends: the tail goes out
+    expect(writes.length).toBeLessThan(20); // not one write per frame
+    const frames = collect(new FrameDecoder(1024), writes);
+    expect(frames.length).toBe(5000);
+    expect(sameBytes(frames[4999].payload, patterned(32, 5000))).toBe(true);
+  });
+
+  test("after newTurn() a frame leaves at the end of its tick again", async () => {
+    const { writes, writable } = recordingStream();
+    const writer = new FrameWriter(writable, () => {});
+    for (let i = 0; i < 50; i++) {
+      writer.write(2, Flags.Stream, 3, patterned(8, i + 1));
+      await Promise.resolve();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const before = writes.length;
+    writer.newTurn();
+    writer.write(5, 0, 1, patterned(8, 99));
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(writes.length).toBe(before + 1); // no timer wait: out within the tick
+  });
+
   test("passes large payloads through without copying, in order", async () => {
     const { writes, writable } = recordingStream();
     const writer = new FrameWriter(writable, () => {});
