@@ -1,4 +1,14 @@
 import { Call, type CallHost, type CallOptions, PendingCall } from "./call.ts";
+import {
+  decodeControl,
+  encodeControl,
+  type GoAwayMessage,
+  type HelloMessage,
+  Op,
+  PROTOCOL_VERSIONS,
+  type SettingsMessage,
+  WeftFlags,
+} from "./control.ts";
 import { errorForReset, ProtocolError, resetReasonOf, RpcError } from "./errors.ts";
 import { Flags, STREAM_BITS } from "./flags.ts";
 import { DEFAULT_MAX_FRAME_SIZE, isOddId, MAX_CMD, type RequestId } from "./frame.ts";
@@ -29,6 +39,20 @@ export interface ConnectionOptions {
   onError?: (error: unknown, connection: Connection) => void;
   /** Numbers pushed frames; a server shares one counter across its connections. */
   nextPushId?: () => number;
+  /**
+   * Speak weft's extensions with a peer that shows it speaks weft (default true). With
+   * false, the connection is pure qrpc: it neither announces itself nor answers a hello.
+   */
+  weft?: boolean;
+  /**
+   * Milliseconds between heartbeats once both ends speak weft (default 10000; 0: none).
+   * The two ends use the smaller. A peer silent for 3 intervals is declared dead: the
+   * connection closes and its calls fail with `unavailable`, within 4 intervals of its
+   * last frame.
+   */
+  heartbeatInterval?: number;
+  /** The peer announced it is going away: new calls here will be refused; move them elsewhere. */
+  onGoAway?: (reason: string, connection: Connection) => void;
 }
 
 export interface CloseOptions {
@@ -40,6 +64,14 @@ const EMPTY = new Uint8Array(0);
 const OPEN = 0;
 const CLOSING = 1;
 const CLOSED = 2;
+/** Frames that leave the hot path: resets, codec, push, and weft's two bits. */
+const SPECIAL_BITS = Flags.StreamRst | Flags.Codec | Flags.Push | WeftFlags.Hello | WeftFlags.Control;
+
+/** Both ends heartbeat at the smaller of their intervals; 0 on either side turns it off. */
+function agreedInterval(mine: number, theirs: number): number {
+  return mine > 0 && theirs > 0 ? Math.min(mine, theirs) : 0;
+}
+
 /** How many recently reset stream ids to remember, so their late frames are dropped. */
 const RESET_MEMORY = 1024;
 /**
@@ -99,6 +131,20 @@ export class Connection {
   #openReadGate: (() => void) | null = null;
   #drained: (() => void) | null = null;
 
+  // weft extensions (see control.ts)
+  readonly #weft: boolean;
+  /** The peer showed it speaks weft: control frames may go to it. */
+  #weftPeer = false;
+  /** WeftHello while a client still has to hear whether its server speaks weft. */
+  #helloBit = 0;
+  #version = 0;
+  #heartbeatOption: number;
+  #heartbeatMs = 0;
+  #heartbeatTimer: ReturnType<typeof setInterval> | undefined = undefined;
+  #lastReceived = 0;
+  #peerGoingAway: string | null = null;
+  #onGoAway: ((reason: string, connection: Connection) => void) | undefined;
+
   #host: CallHost;
   readonly #onFrame = (id: RequestId, flags: number, cmd: number, payload: Uint8Array) =>
     this.#dispatch(id, flags, cmd, payload);
@@ -111,6 +157,10 @@ export class Connection {
     this.#streamHighWaterMark = options.streamHighWaterMark ?? 1024 * 1024;
     this.#nonBlockingDefault = options.nonBlocking ?? false;
     this.#onError = options.onError;
+    this.#weft = options.weft ?? true;
+    this.#heartbeatOption = options.heartbeatInterval ?? 10_000;
+    this.#onGoAway = options.onGoAway;
+    this.#helloBit = this.#weft && role === "client" ? WeftFlags.Hello : 0;
     let pushId = role === "client" ? 1 : 0;
     this.#nextPushId = options.nextPushId ?? (() => (pushId += 2));
     // qrpc numbers client requests 3, 5, 7... and server requests 2, 4, 6...
@@ -132,6 +182,11 @@ export class Connection {
   /** True until close() starts or the connection fails. */
   get isOpen(): boolean {
     return this.#state === OPEN;
+  }
+
+  /** The weft protocol version agreed with the peer; 0 while (or if) it speaks plain qrpc. */
+  get protocolVersion(): number {
+    return this.#version;
   }
 
   /** Calls this side is waiting on, and requests from the peer being handled. */
@@ -199,7 +254,7 @@ export class Connection {
     this.#checkCmd(cmd);
     this.#checkPayload(payload);
     if (this.#state === CLOSED) throw this.#closeError ?? new RpcError("unavailable", "connection is closed");
-    this.#writer.write(this.#nextPushId(), Flags.Push, cmd, payload);
+    this.#writer.write(this.#nextPushId(), Flags.Push | this.#helloBit, cmd, payload);
   }
 
   /**
@@ -209,6 +264,8 @@ export class Connection {
   async close(options: CloseOptions = {}): Promise<void> {
     if (this.#state === OPEN) {
       this.#state = CLOSING;
+      // A weft peer hears it first, so it can move new calls elsewhere at once.
+      if (this.#weftPeer) this.#sendControl(Op.GoAway, encodeControl({ reason: "closing" } satisfies GoAwayMessage));
       if (this.#calls.size > 0 || this.#incoming.size > 0) {
         const drained = new Promise<void>((resolve) => (this.#drained = resolve));
         let timer: ReturnType<typeof setTimeout> | undefined;
@@ -241,6 +298,7 @@ export class Connection {
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
+        if (this.#heartbeatMs > 0) this.#lastReceived = performance.now();
         this.#writer.newTurn();
         let rest = value;
         for (;;) {
@@ -273,7 +331,7 @@ export class Connection {
 
   #dispatch(id: RequestId, flags: number, cmd: number, payload: Uint8Array): void {
     if (this.#state === CLOSED) return;
-    if ((flags & (Flags.StreamRst | Flags.Codec | Flags.Push)) !== 0) return this.#dispatchSpecial(id, flags, cmd, payload);
+    if ((flags & SPECIAL_BITS) !== 0) return this.#dispatchSpecial(id, flags, cmd, payload);
     if (isOddId(id) === this.#oddIdsAreOurs) {
       this.#calls.get(id)?.onFrame(flags, cmd, payload);
       return;
@@ -287,8 +345,13 @@ export class Connection {
     this.#newRequest(id, flags, cmd, payload);
   }
 
-  /** Resets, frames under a codec, pushes: off the hot path. */
+  /** Resets, frames under a codec, pushes, weft's bits: off the hot path. */
   #dispatchSpecial(id: RequestId, flags: number, cmd: number, payload: Uint8Array): void {
+    if ((flags & WeftFlags.Control) !== 0) return this.#receiveControl(cmd, payload);
+    if ((flags & WeftFlags.Hello) !== 0) {
+      if (this.role === "server") this.#greet();
+      return this.#dispatch(id, flags & ~WeftFlags.Hello, cmd, payload);
+    }
     if ((flags & Flags.StreamRst) !== 0 && (flags & Flags.Push) === 0) {
       return isOddId(id) === this.#oddIdsAreOurs ? this.#calls.get(id)?.onReset(cmd) : this.#peerReset(id, cmd);
     }
@@ -557,10 +620,105 @@ export class Connection {
     this.#recentlyReset.add(id);
   }
 
+  // ---- weft extensions (control.ts) -------------------------------------------------
+
+  /** Server: a client showed it speaks weft; offer it the extensions, once. */
+  #greet(): void {
+    if (!this.#weft || this.#weftPeer || this.#state === CLOSED) return;
+    this.#weftPeer = true;
+    const hello: HelloMessage = {
+      versions: [...PROTOCOL_VERSIONS],
+      heartbeat: this.#heartbeatOption,
+      maxFrameSize: this.maxFrameSize,
+    };
+    this.#sendControl(Op.Hello, encodeControl(hello));
+  }
+
+  #receiveControl(op: number, payload: Uint8Array): void {
+    try {
+      switch (op) {
+        case Op.Hello:
+          return this.#receiveHello(decodeControl<HelloMessage>(payload));
+        case Op.Settings:
+          return this.#receiveSettings(decodeControl<SettingsMessage>(payload));
+        case Op.Ping:
+          return this.#sendControl(Op.Pong, payload);
+        case Op.Pong:
+          return; // its arrival already counted as life
+        case Op.GoAway:
+          return this.#receiveGoAway(decodeControl<GoAwayMessage>(payload));
+        default:
+          return; // an opcode from a newer weft: ignored, as promised in PROTOCOL.md
+      }
+    } catch (error) {
+      const problem = new ProtocolError(`malformed control frame (opcode ${op}): ${(error as Error).message}`);
+      this.#report(problem);
+      this.#writer.abort(problem);
+      this.#shutDown(new RpcError("unavailable", `connection closed: ${problem.message}`, { cause: problem }), problem);
+    }
+  }
+
+  /** Client: the server speaks weft. Take a version and the heartbeat, and say so. */
+  #receiveHello(hello: HelloMessage): void {
+    if (this.role !== "client" || !this.#weft || this.#version !== 0) return;
+    this.#helloBit = 0;
+    const version = Math.max(0, ...hello.versions.filter((v) => PROTOCOL_VERSIONS.includes(v)));
+    if (version === 0) return; // no common version: stay plain qrpc
+    this.#weftPeer = true;
+    this.#version = version;
+    const heartbeat = agreedInterval(this.#heartbeatOption, Number(hello.heartbeat) || 0);
+    const settings: SettingsMessage = { version, heartbeat, maxFrameSize: this.maxFrameSize };
+    this.#sendControl(Op.Settings, encodeControl(settings));
+    this.#startHeartbeat(heartbeat);
+  }
+
+  /** Server: the client took these settings; the extensions are on. */
+  #receiveSettings(settings: SettingsMessage): void {
+    if (this.role !== "server" || !this.#weftPeer || this.#version !== 0) return;
+    if (!PROTOCOL_VERSIONS.includes(settings.version)) throw new TypeError(`unknown version ${settings.version}`);
+    this.#version = settings.version;
+    this.#startHeartbeat(agreedInterval(this.#heartbeatOption, Number(settings.heartbeat) || 0));
+  }
+
+  #receiveGoAway(message: GoAwayMessage): void {
+    if (this.#peerGoingAway !== null) return;
+    this.#peerGoingAway = String(message.reason ?? "going away");
+    try {
+      this.#onGoAway?.(this.#peerGoingAway, this);
+    } catch (error) {
+      this.#report(error);
+    }
+  }
+
+  /**
+   * Pings every interval; a peer silent for three intervals is presumed dead (a half-open
+   * TCP connection never says so itself) and the connection fails with `unavailable`.
+   */
+  #startHeartbeat(intervalMs: number): void {
+    if (intervalMs <= 0 || this.#state === CLOSED) return;
+    this.#heartbeatMs = intervalMs;
+    this.#lastReceived = performance.now();
+    this.#heartbeatTimer = setInterval(() => {
+      const silentFor = performance.now() - this.#lastReceived;
+      if (silentFor > 3 * intervalMs) {
+        this.destroy(new Error(`no frame from the peer for ${Math.round(silentFor)} ms (heartbeat every ${intervalMs} ms)`));
+        return;
+      }
+      this.#sendControl(Op.Ping, EMPTY);
+    }, intervalMs);
+  }
+
+  #sendControl(op: number, payload: Uint8Array): void {
+    if (this.#state !== CLOSED) this.#writer.write(0, WeftFlags.Control, op, payload);
+  }
+
   // ---- calling ---------------------------------------------------------------------
 
   /** Why a new call cannot start, as a rejected promise; null when it can. */
   #refuseCall(cmd: number, options: CallOptions | undefined): Promise<never> | null {
+    if (this.#peerGoingAway !== null && this.#state === OPEN) {
+      return Promise.reject(new RpcError("unavailable", `the peer is going away (${this.#peerGoingAway}): no new calls`));
+    }
     if (this.#state !== OPEN) {
       return Promise.reject(
         this.#state === CLOSING
@@ -577,7 +735,13 @@ export class Connection {
   }
 
   #makeCallHost(): CallHost {
+    // qrpc clients accept a server-initiated request only if it is NonBlock.
+    const roleFlags = this.role === "server" ? Flags.NonBlock : 0;
+    const connection = this;
     return {
+      get baseFlags() {
+        return roleFlags | connection.#helloBit;
+      },
       write: (id, flags, cmd, payload) => {
         if (this.#state !== CLOSED) this.#writer.write(id, flags, cmd, payload);
       },
@@ -594,8 +758,6 @@ export class Connection {
       },
       checkPayload: (payload) => this.#checkPayload(payload),
       newStream: () => this.#newStream(),
-      // qrpc clients accept a server-initiated request only if it is NonBlock.
-      baseFlags: this.role === "server" ? Flags.NonBlock : 0,
     };
   }
 
@@ -655,6 +817,7 @@ export class Connection {
     if (this.#state === CLOSED) return;
     this.#state = CLOSED;
     this.#closeError = error;
+    if (this.#heartbeatTimer !== undefined) clearInterval(this.#heartbeatTimer);
     const calls = [...this.#calls.values()];
     const requests = [...this.#incoming.values()];
     this.#calls.clear();

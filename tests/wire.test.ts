@@ -62,11 +62,18 @@ describe("wire bytes", () => {
     raw.close();
   });
 
-  test("the unused flag bits 0x40 and 0x80 are ignored, as qrpc does", async () => {
+  test("0x40 on a request is weft's hello: served as usual, after a HELLO control frame", async () => {
     const raw = await rawClient();
     raw.write(hex("0000000e 0000000000000003 40 000000 7875"));
-    raw.write(hex("0000000e 0000000000000005 80 000000 7875"));
+    expect(toHex((await raw.readFrame()).subarray(4, 16))).toBe("000000000000000080000001"); // HELLO
     expect(toHex(await raw.readFrame()).slice(8, 40)).toBe("00000000000000030000000168656c6c"); // id 3, cmd 1
+    raw.close();
+  });
+
+  test("a control frame (0x80) with an opcode weft does not know is ignored", async () => {
+    const raw = await rawClient();
+    raw.write(hex("0000000c 0000000000000000 80 000077"));
+    raw.write(hex("0000000e 0000000000000005 00 000000 7875"));
     expect(toHex(await raw.readFrame()).slice(8, 40)).toBe("00000000000000050000000168656c6c");
     raw.close();
   });
@@ -161,13 +168,26 @@ describe("wire bytes", () => {
     raw.close();
   });
 
-  test("a weft client numbers its requests 3, 5, 7... like qrpc", async () => {
+  test("a weft client numbers its requests 3, 5, 7... like qrpc, with the hello bit until answered", async () => {
     const seen: string[] = [];
     const sink = await fakePeer((socket) => socket.on("data", (chunk: Uint8Array) => seen.push(toHex(chunk))));
     const client = await adapter.connect({ port: sink.port });
     client.request(0, text("xu")).catch(() => {});
     client.request(2, new Uint8Array(0), { nonBlocking: true }).catch(() => {});
-    // "xu" to cmd 0 as id 3, then an empty NonBlock request to cmd 2 as id 5.
+    // "xu" to cmd 0 as id 3, then an empty NonBlock request to cmd 2 as id 5; 0x40 on both.
+    const expected = "0000000e0000000000000003400000007875" + "0000000c000000000000000548000002";
+    await until(() => seen.join("").length >= expected.length, 2000, "bytes");
+    expect(seen.join("")).toBe(expected);
+    client.destroy();
+    sink.close();
+  });
+
+  test("with weft: false a client's bytes are qrpc's exactly", async () => {
+    const seen: string[] = [];
+    const sink = await fakePeer((socket) => socket.on("data", (chunk: Uint8Array) => seen.push(toHex(chunk))));
+    const client = await adapter.connect({ port: sink.port, weft: false });
+    client.request(0, text("xu")).catch(() => {});
+    client.request(2, new Uint8Array(0), { nonBlocking: true }).catch(() => {});
     const expected = "0000000e0000000000000003000000007875" + "0000000c000000000000000508000002";
     await until(() => seen.join("").length >= expected.length, 2000, "bytes");
     expect(seen.join("")).toBe(expected);

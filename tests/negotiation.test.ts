@@ -1,0 +1,165 @@
+/**
+ * weft's extensions on qrpc's bytes: a weft pair negotiates without an extra round trip,
+ * a plain qrpc peer on either side never sees a weft-only frame, heartbeats catch a
+ * half-open connection, and a goaway lets a client move new calls elsewhere.
+ */
+import { describe, expect, test } from "bun:test";
+import { RpcError, Server } from "../mod.ts";
+import { Cmd, installHandlers } from "./fixtures/handlers.ts";
+import { hex, sleep, str, text, toHex, until } from "./support/bytes.ts";
+import { startFreezableProxy } from "./support/freezable_proxy.ts";
+import { startPair } from "./support/harness.ts";
+import { startQrpcPeer } from "./support/qrpc_peer.ts";
+import { RawSocket } from "./support/raw_socket.ts";
+import { adapter } from "./support/runtime.ts";
+
+describe("negotiation", () => {
+  test("two weft peers agree on version 1 while their first call is already in flight", async () => {
+    const pair = await startPair((server) => installHandlers(server));
+    // The first call goes out at once, as plain qrpc plus the hello bit: no round trip first.
+    const reply = await pair.client.request(Cmd.Hello, text("xu"));
+    expect(str(reply.payload)).toBe("hello world xu");
+    await until(() => pair.client.protocolVersion === 1 && pair.serverSide.protocolVersion === 1, 2000, "negotiation");
+    expect(str((await pair.client.request(Cmd.Echo, text("after"))).payload)).toBe("after");
+    await pair.close();
+  });
+
+  test("a weft client against a plain qrpc server: pure qrpc, nothing weft-only reaches it", async () => {
+    const qrpc = await startQrpcPeer();
+    const client = await adapter.connect({ port: qrpc.port, heartbeatInterval: 20 });
+    for (let i = 0; i < 20; i++) {
+      const reply = await client.request(0, text(`n${i}`));
+      expect([reply.cmd, str(reply.payload)]).toEqual([1, `hello world n${i}`]);
+    }
+    const call = client.call(2);
+    await call.end(text("streamed"));
+    expect(str((await call.response).payload)).toBe("streamed");
+    await sleep(100); // several heartbeat intervals: none may be sent to a qrpc peer
+    expect(client.protocolVersion).toBe(0);
+    expect(client.isOpen).toBe(true);
+    expect(qrpc.unknownCmdClosures).toBe(0);
+    expect(qrpc.seen.filter((frame) => (frame.flags & 0x80) !== 0)).toEqual([]);
+    // Its requests carry only the hello bit, which qrpc ignores.
+    expect(qrpc.seen.every((frame) => (frame.flags & ~0x4f) === 0)).toBe(true);
+    client.destroy();
+    qrpc.close();
+  });
+
+  test("a plain qrpc client gets no control frame from a weft server", async () => {
+    const server = new Server({ heartbeatInterval: 20 });
+    installHandlers(server);
+    const listener = await adapter.listen(server, { port: 0 });
+    const raw = await RawSocket.connect(listener.port);
+    for (let i = 0; i < 5; i++) {
+      raw.write(hex("0000000e 00000000000000" + (2 * i + 3).toString(16).padStart(2, "0") + " 00 000000 7875"));
+      const frame = await raw.readFrame();
+      expect(frame[12]).toBe(0); // a plain reply
+      await sleep(20);
+    }
+    await server.close({ timeout: 200 }); // no goaway either: the client never showed weft
+    expect(await raw.waitClosed(2000)).toBe(true);
+    expect(raw.pending).toBe(0);
+  });
+
+  test("a client that sets the hello bit gets HELLO, then its reply", async () => {
+    const server = new Server({ heartbeatInterval: 5000 });
+    installHandlers(server);
+    const listener = await adapter.listen(server, { port: 0 });
+    const raw = await RawSocket.connect(listener.port);
+    raw.write(hex("0000000e 0000000000000003 40 000000 7875"));
+    const hello = await raw.readFrame();
+    // Control frame: id 0, flags 0x80, cmd 1 (HELLO), a JSON body.
+    expect(toHex(hello.subarray(4, 16))).toBe("000000000000000080000001");
+    expect(JSON.parse(str(hello.subarray(16)))).toEqual({ versions: [1], heartbeat: 5000, maxFrameSize: 10485760 });
+    expect(str((await raw.readFrame()).subarray(16))).toBe("hello world xu");
+    raw.close();
+    await server.close({ timeout: 100 });
+  });
+
+  test("a malformed control frame closes that connection alone, with a ProtocolError", async () => {
+    const errors: unknown[] = [];
+    const pair = await startPair((server) => installHandlers(server), { server: { onError: (e) => errors.push(e) } });
+    const raw = await RawSocket.connect(pair.listener.port);
+    raw.write(hex("0000000e 0000000000000003 40 000000 7875")); // become a weft peer
+    await raw.readFrame();
+    await raw.readFrame();
+    raw.write(hex("0000000f 0000000000000000 80 000002 7b7b7b")); // SETTINGS "{{{"
+    expect(await raw.waitClosed(2000)).toBe(true);
+    await until(() => errors.length > 0, 2000, "error report");
+    expect((errors[0] as Error).message).toContain("malformed control frame");
+    expect(str((await pair.client.request(Cmd.Echo, text("fine"))).payload)).toBe("fine");
+    await pair.close();
+  });
+
+  test("weft: false speaks pure qrpc and answers no hello", async () => {
+    const qrpc = await startQrpcPeer();
+    const client = await adapter.connect({ port: qrpc.port, weft: false });
+    await client.request(0, text("x"));
+    expect(qrpc.seen[0].flags).toBe(0);
+    client.destroy();
+    qrpc.close();
+  });
+});
+
+describe("heartbeats", () => {
+  test("a healthy idle connection stays up across many intervals", async () => {
+    const pair = await startPair((server) => installHandlers(server), {
+      server: { heartbeatInterval: 100 },
+      client: { heartbeatInterval: 100 },
+    });
+    await pair.client.request(Cmd.Echo, text("hi"));
+    await sleep(1000); // 10 intervals with no calls: only pings keep it alive
+    expect(pair.client.isOpen).toBe(true);
+    expect(str((await pair.client.request(Cmd.Echo, text("still"))).payload)).toBe("still");
+    await pair.close();
+  });
+
+  test("a half-open connection fails its pending calls with unavailable within 4 intervals", async () => {
+    const server = new Server({ heartbeatInterval: 100 });
+    installHandlers(server);
+    const listener = await adapter.listen(server, { port: 0 });
+    const proxy = await startFreezableProxy(listener.port);
+    const client = await adapter.connect({ port: proxy.port, heartbeatInterval: 100 });
+    await client.request(Cmd.Echo, text("warm"));
+    await until(() => client.protocolVersion === 1, 2000, "negotiation");
+    proxy.freeze(); // the peer is gone, but no FIN or RST will ever say so
+    const started = Date.now();
+    const error = await client.request(Cmd.Hang, text("lost"), { nonBlocking: true }).catch((e) => e);
+    const elapsed = Date.now() - started;
+    expect(error).toBeInstanceOf(RpcError);
+    expect(error.code).toBe("unavailable");
+    expect(error.message).toContain("heartbeat");
+    // Not eager: dead only after 3 silent intervals, counted from the peer's last frame,
+    // which may have come up to one interval before the freeze.
+    expect(elapsed).toBeGreaterThanOrEqual(2 * 100 - 20);
+    expect(elapsed).toBeLessThan(4 * 100 + 500); // bound: 4 intervals, plus scheduling slack
+    proxy.close();
+    await server.close({ timeout: 100 });
+  });
+});
+
+describe("goaway", () => {
+  test("a closing server tells its weft clients: new calls fail fast, in-flight ones finish", async () => {
+    const goaways: string[] = [];
+    const pair = await startPair((server) => {
+      installHandlers(server);
+      server.handle(60, async () => {
+        await sleep(150);
+        return text("finished");
+      });
+    }, { client: { onGoAway: (reason) => goaways.push(reason) } });
+    await pair.client.request(Cmd.Echo, text("negotiate"));
+    await until(() => pair.serverSide.protocolVersion === 1, 2000, "negotiation");
+    const inflight = pair.client.request(60, text(""), { nonBlocking: true });
+    await until(() => pair.serverSide.inFlight.requests === 1, 2000, "request to arrive");
+    const closing = pair.server.close({ timeout: 2000 });
+    await until(() => goaways.length === 1, 2000, "goaway");
+    expect(goaways).toEqual(["closing"]);
+    const refused = await pair.client.request(Cmd.Echo, text("new")).catch((e) => e);
+    expect(refused.code).toBe("unavailable");
+    expect(refused.message).toContain("going away");
+    expect(str((await inflight).payload)).toBe("finished");
+    await closing;
+    await pair.close();
+  });
+});
