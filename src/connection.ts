@@ -2,6 +2,7 @@ import { Call, type CallHost, type CallOptions, PendingCall } from "./call.ts";
 import {
   decodeControl,
   encodeControl,
+  type ErrorMessage,
   type GoAwayMessage,
   type HelloMessage,
   Op,
@@ -9,7 +10,7 @@ import {
   type SettingsMessage,
   WeftFlags,
 } from "./control.ts";
-import { errorForReset, ProtocolError, resetReasonOf, RpcError } from "./errors.ts";
+import { type ErrorCode, ErrorCodes, errorForReset, ProtocolError, resetReasonOf, RpcError } from "./errors.ts";
 import { Flags, STREAM_BITS } from "./flags.ts";
 import { DEFAULT_MAX_FRAME_SIZE, isOddId, MAX_CMD, type RequestId } from "./frame.ts";
 import { FrameDecoder } from "./frame_decoder.ts";
@@ -53,6 +54,14 @@ export interface ConnectionOptions {
   heartbeatInterval?: number;
   /** The peer announced it is going away: new calls here will be refused; move them elsewhere. */
   onGoAway?: (reason: string, connection: Connection) => void;
+  /** Client: connection metadata (an auth token...) sent in the handshake to a weft server. */
+  metadata?: Record<string, string>;
+  /**
+   * Server: accepts or refuses a connection by the client's metadata; throw (an RpcError,
+   * say `unauthenticated`) to refuse. Until it accepts, no request of that connection runs;
+   * a client that never shows weft cannot present metadata and is refused.
+   */
+  authenticate?: (metadata: Record<string, string>, connection: Connection) => void | Promise<void>;
 }
 
 export interface CloseOptions {
@@ -66,6 +75,17 @@ const CLOSING = 1;
 const CLOSED = 2;
 /** Frames that leave the hot path: resets, codec, push, and weft's two bits. */
 const SPECIAL_BITS = Flags.StreamRst | Flags.Codec | Flags.Push | WeftFlags.Hello | WeftFlags.Control;
+
+/** Frames a server holds for a connection that has not authenticated yet. */
+const HOLD_LIMIT = 1024;
+
+/** Metadata as string pairs only: anything else from the wire is dropped. */
+function stringRecord(value: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (typeof value !== "object" || value === null) return out;
+  for (const [key, item] of Object.entries(value)) if (typeof item === "string") out[key] = item;
+  return out;
+}
 
 /** Both ends heartbeat at the smaller of their intervals; 0 on either side turns it off. */
 function agreedInterval(mine: number, theirs: number): number {
@@ -144,6 +164,11 @@ export class Connection {
   #lastReceived = 0;
   #peerGoingAway: string | null = null;
   #onGoAway: ((reason: string, connection: Connection) => void) | undefined;
+  #metadata: Record<string, string>;
+  #peerMetadata: Readonly<Record<string, string>> = {};
+  #authenticate: ConnectionOptions["authenticate"];
+  /** Frames held until the connection is authenticated (null when nothing is held). */
+  #held: Array<[RequestId, number, number, Uint8Array]> | null = null;
 
   #host: CallHost;
   readonly #onFrame = (id: RequestId, flags: number, cmd: number, payload: Uint8Array) =>
@@ -160,6 +185,9 @@ export class Connection {
     this.#weft = options.weft ?? true;
     this.#heartbeatOption = options.heartbeatInterval ?? 10_000;
     this.#onGoAway = options.onGoAway;
+    this.#metadata = options.metadata ?? {};
+    this.#authenticate = role === "server" ? options.authenticate : undefined;
+    if (this.#authenticate !== undefined) this.#held = [];
     this.#helloBit = this.#weft && role === "client" ? WeftFlags.Hello : 0;
     let pushId = role === "client" ? 1 : 0;
     this.#nextPushId = options.nextPushId ?? (() => (pushId += 2));
@@ -182,6 +210,11 @@ export class Connection {
   /** True until close() starts or the connection fails. */
   get isOpen(): boolean {
     return this.#state === OPEN;
+  }
+
+  /** The metadata the peer sent in the handshake (a server reads its client's here). */
+  get peerMetadata(): Readonly<Record<string, string>> {
+    return this.#peerMetadata;
   }
 
   /** The weft protocol version agreed with the peer; 0 while (or if) it speaks plain qrpc. */
@@ -331,6 +364,7 @@ export class Connection {
 
   #dispatch(id: RequestId, flags: number, cmd: number, payload: Uint8Array): void {
     if (this.#state === CLOSED) return;
+    if (this.#held !== null && (flags & WeftFlags.Control) === 0) return this.#hold(id, flags, cmd, payload);
     if ((flags & SPECIAL_BITS) !== 0) return this.#dispatchSpecial(id, flags, cmd, payload);
     if (isOddId(id) === this.#oddIdsAreOurs) {
       this.#calls.get(id)?.onFrame(flags, cmd, payload);
@@ -608,7 +642,7 @@ export class Connection {
     request.stream.cancel();
   }
 
-  #refuse(id: RequestId, code: "unavailable" | "resource_exhausted" | "unimplemented", streamOpen: boolean): void {
+  #refuse(id: RequestId, code: ErrorCode, streamOpen: boolean): void {
     this.#writer.write(id, Flags.StreamRst, resetReasonOf(code), EMPTY);
     if (streamOpen) this.#rememberReset(id);
   }
@@ -621,6 +655,42 @@ export class Connection {
   }
 
   // ---- weft extensions (control.ts) -------------------------------------------------
+
+  /**
+   * Server with `authenticate`: nothing runs before the client's metadata is accepted.
+   * A client that shows weft gets HELLO and its frames wait (no round trip on its side:
+   * it sent them already); one that does not is plain qrpc and cannot authenticate.
+   */
+  #hold(id: RequestId, flags: number, cmd: number, payload: Uint8Array): void {
+    if ((flags & WeftFlags.Hello) !== 0) this.#greet();
+    if (!this.#weftPeer) {
+      if ((flags & (Flags.Push | Flags.StreamRst)) === 0) this.#refuse(id, "unauthenticated", false);
+      return;
+    }
+    const held = this.#held!;
+    if (held.length >= HOLD_LIMIT) {
+      return this.#refuseConnection("resource_exhausted", `more than ${HOLD_LIMIT} frames before authentication`);
+    }
+    held.push([id, flags, cmd, payload]);
+  }
+
+  /** Releases the held frames, in arrival order, once authenticated. */
+  #release(): void {
+    const held = this.#held;
+    this.#held = null;
+    for (const [id, flags, cmd, payload] of held ?? []) this.#dispatch(id, flags, cmd, payload);
+  }
+
+  /** Tells a weft peer why it is refused (ERROR), then closes once that frame is out. */
+  #refuseConnection(code: ErrorCode, message: string): void {
+    if (this.#state === CLOSED) return;
+    const error = new RpcError(code, message);
+    this.#held = null;
+    this.#sendControl(Op.Error, encodeControl({ code, message } satisfies ErrorMessage));
+    this.#state = CLOSING;
+    this.#writer.close().finally(() => this.#shutDown(new RpcError(code, `connection refused: ${message}`), error));
+    this.#report(error);
+  }
 
   /** Server: a client showed it speaks weft; offer it the extensions, once. */
   #greet(): void {
@@ -647,6 +717,8 @@ export class Connection {
           return; // its arrival already counted as life
         case Op.GoAway:
           return this.#receiveGoAway(decodeControl<GoAwayMessage>(payload));
+        case Op.Error:
+          return this.#receiveError(decodeControl<ErrorMessage>(payload));
         default:
           return; // an opcode from a newer weft: ignored, as promised in PROTOCOL.md
       }
@@ -667,7 +739,7 @@ export class Connection {
     this.#weftPeer = true;
     this.#version = version;
     const heartbeat = agreedInterval(this.#heartbeatOption, Number(hello.heartbeat) || 0);
-    const settings: SettingsMessage = { version, heartbeat, maxFrameSize: this.maxFrameSize };
+    const settings: SettingsMessage = { version, heartbeat, maxFrameSize: this.maxFrameSize, metadata: this.#metadata };
     this.#sendControl(Op.Settings, encodeControl(settings));
     this.#startHeartbeat(heartbeat);
   }
@@ -677,7 +749,26 @@ export class Connection {
     if (this.role !== "server" || !this.#weftPeer || this.#version !== 0) return;
     if (!PROTOCOL_VERSIONS.includes(settings.version)) throw new TypeError(`unknown version ${settings.version}`);
     this.#version = settings.version;
+    this.#peerMetadata = Object.freeze(stringRecord(settings.metadata));
     this.#startHeartbeat(agreedInterval(this.#heartbeatOption, Number(settings.heartbeat) || 0));
+    const authenticate = this.#authenticate;
+    if (authenticate === undefined) return;
+    Promise.resolve()
+      .then(() => authenticate(this.#peerMetadata, this))
+      .then(() => this.#release(), (error) => {
+        const code = error instanceof RpcError ? error.code : "unauthenticated";
+        const message = error instanceof RpcError ? error.message : "authentication failed";
+        this.#refuseConnection(code, message);
+      });
+  }
+
+  /** Client: the server refused this connection; everything here fails with its reason. */
+  #receiveError(message: ErrorMessage): void {
+    const code = (ErrorCodes as readonly string[]).includes(message.code) ? message.code as ErrorCode : "unknown";
+    const error = new RpcError(code, `the server refused the connection: ${String(message.message)}`);
+    this.#report(error);
+    this.#writer.abort(error);
+    this.#shutDown(error, error);
   }
 
   #receiveGoAway(message: GoAwayMessage): void {

@@ -28,6 +28,8 @@ export const Op = {
   Ping: 3,
   Pong: 4,
   GoAway: 5,
+  /** The sender refuses the connection (failed authentication); it closes next. */
+  Error: 6,
 } as const;
 
 /** The protocol versions this build speaks. */
@@ -46,6 +48,14 @@ export interface SettingsMessage {
   version: number;
   heartbeat: number;
   maxFrameSize: number;
+  /** Connection metadata (an auth token, a client name...), for the server to accept or refuse. */
+  metadata?: Record<string, string>;
+}
+
+/** ERROR: why the sender refuses the connection. */
+export interface ErrorMessage {
+  code: string;
+  message: string;
 }
 
 /** GOAWAY: the sender takes no new calls; those in flight finish. */

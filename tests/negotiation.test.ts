@@ -163,3 +163,52 @@ describe("goaway", () => {
     await pair.close();
   });
 });
+
+describe("connection metadata and authentication", () => {
+  async function authServer() {
+    const server = new Server({
+      authenticate: (metadata) => {
+        if (metadata.token !== "sesame") throw new RpcError("unauthenticated", "bad token");
+      },
+    });
+    installHandlers(server);
+    server.handle(61, (req) => text(`hello ${req.connection.peerMetadata.user}`));
+    const listener = await adapter.listen(server, { port: 0 });
+    return { server, port: listener.port };
+  }
+
+  test("accepted metadata: the first call goes out at once and is served after the check", async () => {
+    const { server, port } = await authServer();
+    const client = await adapter.connect({ port, metadata: { token: "sesame", user: "ada" } });
+    const reply = await client.request(61); // sent before the handshake, held by the server until accepted
+    expect(str(reply.payload)).toBe("hello ada");
+    expect(client.protocolVersion).toBe(1);
+    client.destroy();
+    await server.close({ timeout: 100 });
+  });
+
+  test("refused metadata: the calls fail with the server's code and reason; others go on", async () => {
+    const { server, port } = await authServer();
+    const good = await adapter.connect({ port, metadata: { token: "sesame", user: "ada" } });
+    const errors: unknown[] = [];
+    const bad = await adapter.connect({ port, metadata: { token: "guess" }, onError: (e) => errors.push(e) });
+    const error = await bad.request(Cmd.Echo, text("let me in")).catch((e) => e);
+    expect(error).toBeInstanceOf(RpcError);
+    expect(error.code).toBe("unauthenticated");
+    expect(error.message).toContain("bad token");
+    expect((await bad.closed)?.message).toContain("bad token");
+    expect(errors.length).toBe(1);
+    expect(str((await good.request(61)).payload)).toBe("hello ada");
+    good.destroy();
+    await server.close({ timeout: 100 });
+  });
+
+  test("a plain qrpc client cannot authenticate: its requests are reset with reason 16", async () => {
+    const { server, port } = await authServer();
+    const raw = await RawSocket.connect(port);
+    raw.write(hex("0000000e 0000000000000003 00 000000 7875"));
+    expect(toHex(await raw.readFrame())).toBe("0000000c000000000000000304000010");
+    raw.close();
+    await server.close({ timeout: 100 });
+  });
+});
