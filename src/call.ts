@@ -126,8 +126,8 @@ export class PendingCall implements AsyncIterable<Uint8Array> {
   }
 
   /** The peer reset the call. */
-  onReset(reason: number): void {
-    const error = errorForReset(reason, `call to cmd ${this.cmd}`);
+  onReset(reason: number, body?: Uint8Array): void {
+    const error = errorForReset(reason, `call to cmd ${this.cmd}`, body);
     this.closeSend(error);
     this.fail(error);
     this.host.forget(this.id);

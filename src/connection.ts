@@ -10,7 +10,15 @@ import {
   type SettingsMessage,
   WeftFlags,
 } from "./control.ts";
-import { type ErrorCode, ErrorCodes, errorForReset, ProtocolError, resetReasonOf, RpcError } from "./errors.ts";
+import {
+  encodeResetBody,
+  type ErrorCode,
+  ErrorCodes,
+  errorForReset,
+  ProtocolError,
+  resetReasonOf,
+  RpcError,
+} from "./errors.ts";
 import { Flags, STREAM_BITS } from "./flags.ts";
 import { DEFAULT_MAX_FRAME_SIZE, isOddId, MAX_CMD, type RequestId } from "./frame.ts";
 import { FrameDecoder } from "./frame_decoder.ts";
@@ -62,6 +70,12 @@ export interface ConnectionOptions {
    * a client that never shows weft cannot present metadata and is refused.
    */
   authenticate?: (metadata: Record<string, string>, connection: Connection) => void | Promise<void>;
+  /**
+   * Send an unexpected handler error's message (and stack, in details) to a weft caller.
+   * Default false: the caller gets `internal` and "internal error"; the error goes to onError.
+   * An RpcError a handler throws always travels with its code, message and details.
+   */
+  exposeErrors?: boolean;
 }
 
 export interface CloseOptions {
@@ -169,6 +183,7 @@ export class Connection {
   #authenticate: ConnectionOptions["authenticate"];
   /** Frames held until the connection is authenticated (null when nothing is held). */
   #held: Array<[RequestId, number, number, Uint8Array]> | null = null;
+  #exposeErrors: boolean;
 
   #host: CallHost;
   readonly #onFrame = (id: RequestId, flags: number, cmd: number, payload: Uint8Array) =>
@@ -186,6 +201,7 @@ export class Connection {
     this.#heartbeatOption = options.heartbeatInterval ?? 10_000;
     this.#onGoAway = options.onGoAway;
     this.#metadata = options.metadata ?? {};
+    this.#exposeErrors = options.exposeErrors ?? false;
     this.#authenticate = role === "server" ? options.authenticate : undefined;
     if (this.#authenticate !== undefined) this.#held = [];
     this.#helloBit = this.#weft && role === "client" ? WeftFlags.Hello : 0;
@@ -387,7 +403,7 @@ export class Connection {
       return this.#dispatch(id, flags & ~WeftFlags.Hello, cmd, payload);
     }
     if ((flags & Flags.StreamRst) !== 0 && (flags & Flags.Push) === 0) {
-      return isOddId(id) === this.#oddIdsAreOurs ? this.#calls.get(id)?.onReset(cmd) : this.#peerReset(id, cmd);
+      return isOddId(id) === this.#oddIdsAreOurs ? this.#calls.get(id)?.onReset(cmd, payload) : this.#peerReset(id, cmd);
     }
     if ((flags & Flags.Codec) !== 0) return this.#unknownCodec(id, flags, cmd);
     this.#receivePush(flags, cmd, payload);
@@ -396,10 +412,13 @@ export class Connection {
   #newRequest(id: RequestId, flags: number, cmd: number, payload: Uint8Array): void {
     const isStream = (flags & STREAM_BITS) !== 0;
     const ended = (flags & Flags.StreamEnd) !== 0;
-    if (this.#state !== OPEN) return this.#refuse(id, "unavailable", isStream && !ended);
-    if (this.#incoming.size >= this.#maxConcurrent) return this.#refuse(id, "resource_exhausted", isStream && !ended);
+    const open = isStream && !ended;
+    if (this.#state !== OPEN) return this.#refuse(id, "unavailable", open, "the peer is closing");
+    if (this.#incoming.size >= this.#maxConcurrent) {
+      return this.#refuse(id, "resource_exhausted", open, `more than ${this.#maxConcurrent} requests in flight`);
+    }
     const handler = this.mux.lookup(cmd);
-    if (handler === undefined) return this.#refuse(id, "unimplemented", isStream && !ended);
+    if (handler === undefined) return this.#refuse(id, "unimplemented", open, `no such cmd: ${cmd}`);
 
     let stream: MessageStream | null = null;
     if (isStream) {
@@ -606,9 +625,15 @@ export class Connection {
 
   #handlerFailed(request: IncomingRequest, error: unknown): void {
     if (!request.finished) {
-      const code = error instanceof RpcError && error.code !== "unspecified" ? error.code : "internal";
+      const known = error instanceof RpcError && error.code !== "unspecified";
+      const code = known ? (error as RpcError).code : "internal";
       // One reset ends both halves: the caller stops sending too, and its late frames are dropped.
-      this.#writer.write(request.id, Flags.StreamRst, resetReasonOf(code), EMPTY);
+      const body = known
+        ? this.#resetBody((error as RpcError).message, (error as RpcError).details)
+        : this.#exposeErrors
+        ? this.#resetBody(String((error as Error)?.message ?? error), { stack: (error as Error)?.stack })
+        : this.#resetBody("internal error", undefined);
+      this.#writer.write(request.id, Flags.StreamRst, resetReasonOf(code), body);
       request.finished = true;
       if (request.isStream && !request.stream.senderDone) {
         this.#rememberReset(request.id);
@@ -642,9 +667,20 @@ export class Connection {
     request.stream.cancel();
   }
 
-  #refuse(id: RequestId, code: ErrorCode, streamOpen: boolean): void {
-    this.#writer.write(id, Flags.StreamRst, resetReasonOf(code), EMPTY);
+  #refuse(id: RequestId, code: ErrorCode, streamOpen: boolean, message?: string): void {
+    const body = message === undefined ? EMPTY : this.#resetBody(message, undefined);
+    this.#writer.write(id, Flags.StreamRst, resetReasonOf(code), body);
     if (streamOpen) this.#rememberReset(id);
+  }
+
+  /**
+   * A reset's body: the error's words for a weft peer, nothing for plain qrpc (its resets
+   * are empty). Sent as soon as the peer has shown weft, before the version is settled:
+   * HELLO always reaches a client before any reply, and the body's format is the same in
+   * every version.
+   */
+  #resetBody(message: string, details: unknown): Uint8Array {
+    return this.#weftPeer ? encodeResetBody(message, details) : EMPTY;
   }
 
   #rememberReset(id: RequestId): void {

@@ -65,8 +65,33 @@ export class ProtocolError extends RpcError {
   }
 }
 
-/** The error a call gets when the peer resets it with `reason`. */
-export function errorForReset(reason: number, what: string): RpcError {
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/**
+ * The body a reset carries to a weft peer: the error's message and details as JSON.
+ * (A plain qrpc peer gets qrpc's empty reset; the code travels in cmd either way.)
+ */
+export function encodeResetBody(message: string, details: unknown): Uint8Array {
+  return encoder.encode(JSON.stringify(details === undefined ? { message } : { message, details }));
+}
+
+/**
+ * The error a call gets when the peer resets it with `reason`, and with `body` when the
+ * peer speaks weft (its message and details); without a body, weft explains the code.
+ */
+export function errorForReset(reason: number, what: string, body?: Uint8Array): RpcError {
+  if (body !== undefined && body.length > 0) {
+    try {
+      const parsed = JSON.parse(decoder.decode(body));
+      if (typeof parsed?.message === "string") {
+        const code = codeOfResetReason(reason);
+        return new RpcError(code === "unspecified" ? "unknown" : code, parsed.message, { details: parsed.details });
+      }
+    } catch {
+      // Not a body weft wrote: fall back to the code alone.
+    }
+  }
   const code = codeOfResetReason(reason);
   const why = RESET_EXPLANATIONS[code] ?? `reset by the peer (reason ${reason})`;
   return new RpcError(code === "unspecified" ? "unknown" : code, `${what}: ${why}`);

@@ -32,7 +32,7 @@ describe("examples", () => {
     expect(output).toContain("[client] server asks: deploy v2? -> yes");
     expect(output).toContain("[client] deployed v2");
     expect(output).toContain("was cancelled");
-    expect(output).toContain("unimplemented: call to cmd 16962: no such cmd on the peer");
+    expect(output).toContain("unimplemented: no such cmd: 16962");
     expect(output).toContain("[server] push from a client: client online");
     expect(output).toContain("[server] pushed an announcement to 1 connection(s)");
     expect(output).toContain("[client] push from the server: someone is online");

@@ -212,3 +212,54 @@ describe("connection metadata and authentication", () => {
     await server.close({ timeout: 100 });
   });
 });
+
+describe("structured errors on the wire", () => {
+  test("an RpcError travels with its code, message and details to a weft caller", async () => {
+    const pair = await startPair((server) => {
+      server.handle(62, () => {
+        throw new RpcError("failed_precondition", "cart is empty", { details: { cart: 42, items: [] } });
+      });
+    });
+    const error = await pair.client.request(62).catch((e) => e);
+    expect(error).toBeInstanceOf(RpcError);
+    expect(error.code).toBe("failed_precondition");
+    expect(error.message).toBe("cart is empty");
+    expect(error.details).toEqual({ cart: 42, items: [] });
+    await pair.close();
+  });
+
+  test("an unexpected throw is internal with no message or stack, unless the server exposes errors", async () => {
+    const fail = (server: Server) => server.handle(63, () => {
+      throw new Error("db password is hunter2");
+    });
+    const quiet = await startPair(fail);
+    const hidden = await quiet.client.request(63).catch((e) => e);
+    expect([hidden.code, hidden.message, hidden.details]).toEqual(["internal", "internal error", undefined]);
+    await quiet.close();
+
+    const loud = await startPair(fail, { server: { exposeErrors: true } });
+    const shown = await loud.client.request(63).catch((e) => e);
+    expect(shown.code).toBe("internal");
+    expect(shown.message).toBe("db password is hunter2");
+    expect(String(shown.details.stack)).toContain("db password is hunter2");
+    await loud.close();
+  });
+
+  test("on the wire: a weft peer's reset carries a JSON body, a plain peer's stays empty", async () => {
+    const server = new Server();
+    installHandlers(server);
+    const listener = await adapter.listen(server, { port: 0 });
+    const weftish = await RawSocket.connect(listener.port);
+    weftish.write(hex("0000000f 0000000000000003 40 00000a 626f62")); // Deny "bob", hello bit set
+    expect(toHex((await weftish.readFrame()).subarray(4, 16))).toBe("000000000000000080000001"); // HELLO
+    const reset = await weftish.readFrame();
+    expect(toHex(reset.subarray(4, 16))).toBe("000000000000000304000007"); // reason 7, permission_denied
+    expect(JSON.parse(str(reset.subarray(16)))).toEqual({ message: "no entry for bob" });
+    weftish.close();
+    const plain = await RawSocket.connect(listener.port);
+    plain.write(hex("0000000f 0000000000000003 00 00000a 626f62"));
+    expect(toHex(await plain.readFrame())).toBe("0000000c000000000000000304000007"); // qrpc's empty reset
+    plain.close();
+    await server.close({ timeout: 100 });
+  });
+});
