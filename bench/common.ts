@@ -347,3 +347,98 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, message: string,
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
+
+// ---- shared by stream.ts (unary.ts keeps its own copies) ----------------------------
+
+/** cmd the weft server streams on: the request payload is a u32 count, each reply frame one 32-byte payload. */
+export const STREAM_CMD = 3;
+
+/** A 4-byte big-endian u32. */
+export function u32(n: number): Uint8Array {
+  const bytes = new Uint8Array(4);
+  bytes[0] = n >>> 24;
+  bytes[1] = n >>> 16;
+  bytes[2] = n >>> 8;
+  bytes[3] = n;
+  return bytes;
+}
+
+/** The big-endian u32 at `offset` (0 when the bytes are not there). */
+export function readU32(bytes: Uint8Array, offset = 0): number {
+  if (bytes.length < offset + 4) return 0;
+  return ((bytes[offset] << 24) | (bytes[offset + 1] << 16) | (bytes[offset + 2] << 8) | bytes[offset + 3]) >>> 0;
+}
+
+/** Writes a 16-byte qrpc header (id < 2^32) for a `payloadLength`-byte payload at `offset`. */
+export function writeRawHeader(
+  target: Uint8Array,
+  offset: number,
+  id: number,
+  flags: number,
+  cmd: number,
+  payloadLength: number,
+): void {
+  const length = 12 + payloadLength;
+  target[offset] = length >>> 24;
+  target[offset + 1] = length >>> 16;
+  target[offset + 2] = length >>> 8;
+  target[offset + 3] = length;
+  target[offset + 4] = 0;
+  target[offset + 5] = 0;
+  target[offset + 6] = 0;
+  target[offset + 7] = 0;
+  target[offset + 8] = id >>> 24;
+  target[offset + 9] = id >>> 16;
+  target[offset + 10] = id >>> 8;
+  target[offset + 11] = id;
+  target[offset + 12] = flags;
+  target[offset + 13] = cmd >>> 16;
+  target[offset + 14] = cmd >>> 8;
+  target[offset + 15] = cmd;
+}
+
+/** A positive number from an environment variable, else `fallback`. */
+export function envNumber(value: string | undefined, fallback: number): number {
+  const n = Number(value);
+  return value !== undefined && value !== "" && Number.isFinite(n) && n > 0 ? n : fallback;
+}
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** Sums the CPU ms this process and one server used over the measured parts of a row. */
+export class CpuMeter {
+  client: number | null = 0;
+  server: number | null = 0;
+  #serverPid: number | undefined;
+  #c0: number | null = null;
+  #s0: number | null = null;
+
+  constructor(serverPid: number | undefined) {
+    this.#serverPid = serverPid;
+  }
+
+  /** Starts a measured part. */
+  start(): void {
+    this.#c0 = cpuMs("self");
+    this.#s0 = this.#serverPid === undefined ? null : cpuMs(this.#serverPid);
+  }
+
+  /** Ends the measured part begun by `start`, adding the CPU both processes used meanwhile. */
+  stop(): void {
+    const c1 = cpuMs("self");
+    const s1 = this.#serverPid === undefined ? null : cpuMs(this.#serverPid);
+    const c0 = this.#c0;
+    const s0 = this.#s0;
+    this.client = c0 === null || c1 === null || this.client === null ? null : this.client + (c1 - c0);
+    this.server = s0 === null || s1 === null || this.server === null ? null : this.server + (s1 - s0);
+  }
+
+  reset(): void {
+    this.client = 0;
+    this.server = 0;
+  }
+}

@@ -6,8 +6,9 @@
  *   node bench/run.mjs                 all three runtimes
  *   node bench/run.mjs bun node        a subset, in that order
  *   node bench/run.mjs --json          one JSON array with every runtime's results
+ *   node bench/run.mjs --bench=stream  bench/stream.ts instead (streaming, 1 MiB echo)
  *
- * Every BENCH_* variable passes through (see bench/unary.ts).
+ * Every BENCH_* variable passes through (see bench/unary.ts, bench/stream.ts).
  * Exits non-zero if any runtime's bench failed (the others still run).
  */
 import { spawn } from "node:child_process";
@@ -21,13 +22,22 @@ const bin = (name) => {
   return existsSync(local) ? local : name;
 };
 
+const BENCHES = ["unary", "stream"];
+const args = process.argv.slice(2);
+const benchArg = args.find((a) => a.startsWith("--bench="));
+const bench = benchArg === undefined ? "unary" : benchArg.slice("--bench=".length);
+if (!BENCHES.includes(bench)) {
+  console.error(`unknown bench "${bench}": expected ${BENCHES.join(" or ")}`);
+  process.exit(2);
+}
+const script = `bench/${bench}.ts`;
+
 const RUNTIMES = {
-  bun: () => [bin("bun"), ["bench/unary.ts"]],
-  deno: () => [bin("deno"), ["run", "-A", "bench/unary.ts"]],
-  node: () => [process.execPath, ["--import", "tsx", "bench/unary.ts"]],
+  bun: () => [bin("bun"), [script]],
+  deno: () => [bin("deno"), ["run", "-A", script]],
+  node: () => [process.execPath, ["--import", "tsx", script]],
 };
 
-const args = process.argv.slice(2);
 const json = args.includes("--json");
 const chosen = args.filter((a) => !a.startsWith("--"));
 for (const name of chosen) {

@@ -1,0 +1,229 @@
+/**
+ * The streaming ceiling's server, with this runtime's own socket API on 127.0.0.1, port 0.
+ * A request frame (any id, payload: u32 count n) starts a stream: n pre-encoded 48-byte
+ * frames (16 B header + 32 B payload, flags Stream 0x01, the request's id), then an end
+ * frame (StreamEnd 0x02, empty). A reset frame (StreamRst 0x04) for a running stream
+ * stops it; the end frame still follows, so the client knows nothing more is coming. It
+ * writes blocks of 1024 frames (48 KiB) as fast as the socket takes them, round-robin over
+ * its running streams, and honours backpressure (Bun: write()'s count + `drain`; Node:
+ * write() false + `drain`; Deno: awaited writes). Prints `PORT <n>`; exits with its parent.
+ *
+ *   bun bench/raw_stream_server.ts | deno run -A bench/raw_stream_server.ts
+ *   node --import tsx bench/raw_stream_server.ts
+ */
+import {
+  announcePort,
+  exitWithParent,
+  FRAME_SIZE,
+  HEADER_SIZE,
+  HOST,
+  makePayload,
+  PAYLOAD_SIZE,
+  readU32,
+  runtime,
+  STREAM_CMD,
+  writeRawHeader,
+} from "./common.ts";
+import { FrameScanner } from "./raw_frames.ts";
+
+// deno-lint-ignore no-explicit-any
+const g = globalThis as any;
+
+const BLOCK_FRAMES = 1024;
+const FLAG_STREAM = 0x01;
+const FLAG_END = 0x02;
+const FLAG_RST = 0x04;
+const PAYLOAD = makePayload();
+
+interface Stream {
+  id: number;
+  remaining: number;
+  /** BLOCK_FRAMES frames of this stream, encoded once. */
+  block: Uint8Array;
+}
+
+/** One connection's streams: what to write next, and the frames coming in. */
+class StreamSource {
+  #streams: Stream[] = [];
+  #turn = 0;
+  /** End frames waiting to go out (they go before the next block). */
+  #ends: number[] = [];
+  readonly scanner = new FrameScanner((id, flags, _cmd, payloadLength, bytes, at) => {
+    if ((flags & FLAG_RST) !== 0) return this.#stop(id);
+    const n = bytes === null || payloadLength < 4 ? 0 : readU32(bytes, at);
+    this.#start(id, n);
+  });
+
+  /** The next bytes to write, or null when there is nothing to send. */
+  next(): Uint8Array | null {
+    if (this.#ends.length > 0) {
+      const ends = this.#ends;
+      this.#ends = [];
+      const bytes = new Uint8Array(ends.length * HEADER_SIZE);
+      for (let i = 0; i < ends.length; i++) writeRawHeader(bytes, i * HEADER_SIZE, ends[i], FLAG_END, STREAM_CMD, 0);
+      return bytes;
+    }
+    const streams = this.#streams;
+    if (streams.length === 0) return null;
+    if (this.#turn >= streams.length) this.#turn = 0;
+    const stream = streams[this.#turn];
+    const count = Math.min(stream.remaining, BLOCK_FRAMES);
+    stream.remaining -= count;
+    if (stream.remaining === 0) {
+      streams.splice(this.#turn, 1);
+      this.#ends.push(stream.id);
+    } else {
+      this.#turn++;
+    }
+    return count === BLOCK_FRAMES ? stream.block : stream.block.subarray(0, count * FRAME_SIZE);
+  }
+
+  #start(id: number, n: number): void {
+    if (n === 0) {
+      this.#ends.push(id);
+      return;
+    }
+    const block = new Uint8Array(BLOCK_FRAMES * FRAME_SIZE);
+    for (let i = 0; i < BLOCK_FRAMES; i++) {
+      writeRawHeader(block, i * FRAME_SIZE, id, FLAG_STREAM, STREAM_CMD, PAYLOAD_SIZE);
+      block.set(PAYLOAD, i * FRAME_SIZE + HEADER_SIZE);
+    }
+    this.#streams.push({ id, remaining: n, block });
+  }
+
+  #stop(id: number): void {
+    const at = this.#streams.findIndex((s) => s.id === id);
+    if (at < 0) return; // already ended: its end frame is out or queued
+    this.#streams.splice(at, 1);
+    this.#ends.push(id);
+  }
+}
+
+function listenBun(): number {
+  interface State {
+    source: StreamSource;
+    tail: Uint8Array | null;
+  }
+  // deno-lint-ignore no-explicit-any
+  const pump = (socket: any) => {
+    const state = socket.data as State;
+    while (state.tail === null) {
+      const bytes = state.source.next();
+      if (bytes === null) return;
+      const written = socket.write(bytes, 0, bytes.length);
+      if (written < 0) return;
+      if (written < bytes.length) state.tail = bytes.subarray(written);
+    }
+  };
+  const server = g.Bun.listen({
+    hostname: HOST,
+    port: 0,
+    socket: {
+      binaryType: "uint8array",
+      // deno-lint-ignore no-explicit-any
+      open(socket: any) {
+        socket.data = { source: new StreamSource(), tail: null } satisfies State;
+      },
+      // deno-lint-ignore no-explicit-any
+      data(socket: any, data: Uint8Array) {
+        (socket.data as State).source.scanner.scan(data);
+        pump(socket);
+      },
+      // deno-lint-ignore no-explicit-any
+      drain(socket: any) {
+        const state = socket.data as State;
+        const tail = state.tail;
+        if (tail !== null) {
+          const written = socket.write(tail, 0, tail.length);
+          if (written < 0) return;
+          state.tail = written < tail.length ? tail.subarray(written) : null;
+        }
+        pump(socket);
+      },
+      close() {},
+      error() {},
+    },
+  });
+  return server.port;
+}
+
+function listenDeno(): number {
+  const listener = g.Deno.listen({ hostname: HOST, port: 0, transport: "tcp" });
+  // deno-lint-ignore no-explicit-any
+  const serve = async (conn: any) => {
+    conn.setNoDelay(true);
+    const source = new StreamSource();
+    let pumping = false;
+    let gone = false;
+    const pump = async () => {
+      pumping = true;
+      try {
+        for (;;) {
+          const bytes = source.next();
+          if (bytes === null) break;
+          for (let off = 0; off < bytes.length;) off += await conn.write(bytes.subarray(off));
+        }
+      } catch {
+        gone = true;
+      }
+      pumping = false;
+    };
+    const buf = new Uint8Array(64 * 1024);
+    try {
+      for (;;) {
+        const n: number | null = await conn.read(buf);
+        if (n === null) break;
+        source.scanner.scan(buf.subarray(0, n));
+        if (!pumping && !gone) pump();
+      }
+    } catch {
+      // peer went away
+    }
+    try {
+      conn.close();
+    } catch {
+      // already closed
+    }
+  };
+  (async () => {
+    for await (const conn of listener) serve(conn);
+  })();
+  return listener.addr.port;
+}
+
+async function listenNode(): Promise<number> {
+  const net = await import("node:net");
+  const server = net.createServer((socket) => {
+    socket.setNoDelay(true);
+    const source = new StreamSource();
+    let waiting = false;
+    const pump = () => {
+      if (waiting) return;
+      for (;;) {
+        const bytes = source.next();
+        if (bytes === null) return;
+        if (!socket.write(bytes)) {
+          waiting = true;
+          return;
+        }
+      }
+    };
+    socket.on("drain", () => {
+      waiting = false;
+      pump();
+    });
+    socket.on("data", (chunk: Buffer) => {
+      source.scanner.scan(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      pump();
+    });
+    socket.on("error", () => {});
+  });
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, HOST, () => resolve((server.address() as { port: number }).port));
+  });
+}
+
+const port = runtime === "bun" ? listenBun() : runtime === "deno" ? listenDeno() : await listenNode();
+announcePort(port);
+exitWithParent();
