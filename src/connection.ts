@@ -90,6 +90,9 @@ const CLOSED = 2;
 /** Frames that leave the hot path: resets, codec, push, and weft's two bits. */
 const SPECIAL_BITS = Flags.StreamRst | Flags.Codec | Flags.Push | WeftFlags.Hello | WeftFlags.Control;
 
+/** A reply stream that has produced this long without a pause gives the event loop a turn. */
+const FAIRNESS_MS = 5;
+
 /** Frames a server holds for a connection that has not authenticated yet. */
 const HOLD_LIMIT = 1024;
 
@@ -598,8 +601,16 @@ export class Connection {
   ): Promise<void> {
     this.#track(request);
     const iterator = toAsyncIterator(source);
+    let sent = 0;
+    let since = performance.now();
     try {
       for (;;) {
+        // A producer that never waits, read by a fast peer, would otherwise keep this
+        // process in microtasks: resets and other connections would go unread.
+        if ((++sent & 255) === 0 && performance.now() - since > FAIRNESS_MS) {
+          await new Promise((resolve) => setTimeout(resolve, 0));
+          since = performance.now();
+        }
         const step = await iterator.next();
         if (request.finished) {
           iterator.return?.().catch(() => {});

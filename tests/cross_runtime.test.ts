@@ -63,3 +63,33 @@ for (const serverRuntime of ["bun", "deno", "node"] as RuntimeName[]) {
     });
   });
 }
+
+describe(`${runtime} server in another process, flooded by a stream`, () => {
+  test("a producer that never waits still hears a cancel, and other connections stay served", async () => {
+    const server = await startChildServer(runtime);
+    servers.push(server);
+    const reader = await adapter.connect({ port: server.port });
+    const other = await adapter.connect({ port: server.port });
+    clients.push(reader, other);
+    const reply = await reader.request(Cmd.Flood, new Uint8Array(0), { nonBlocking: true });
+    let seen = 0;
+    let pingMs = -1;
+    for await (const _ of reply) {
+      if (++seen === 50_000) {
+        const started = Date.now();
+        other.request(Cmd.Echo, text("ping"), { nonBlocking: true }).then(() => (pingMs = Date.now() - started));
+      }
+      if (seen === 300_000) break; // resets the stream
+    }
+    await until(() => pingMs >= 0, 5000, "the other connection's reply");
+    expect(pingMs).toBeLessThan(1000);
+    const deadline = Date.now() + 5000;
+    let stats = (await other.request(Cmd.FloodStats, new Uint8Array(0), { nonBlocking: true })).payload;
+    while (readU32(stats, 4) !== 1 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      stats = (await other.request(Cmd.FloodStats, new Uint8Array(0), { nonBlocking: true })).payload;
+    }
+    expect(readU32(stats, 4)).toBe(1); // the generator stopped...
+    expect(readU32(stats)).toBeLessThan(5_000_000); // ...on the reset, not at its end
+  }, 40_000);
+});
