@@ -369,33 +369,8 @@ export function readU32(bytes: Uint8Array, offset = 0): number {
   return ((bytes[offset] << 24) | (bytes[offset + 1] << 16) | (bytes[offset + 2] << 8) | bytes[offset + 3]) >>> 0;
 }
 
-/** Writes a 16-byte qrpc header (id < 2^32) for a `payloadLength`-byte payload at `offset`. */
-export function writeRawHeader(
-  target: Uint8Array,
-  offset: number,
-  id: number,
-  flags: number,
-  cmd: number,
-  payloadLength: number,
-): void {
-  const length = 12 + payloadLength;
-  target[offset] = length >>> 24;
-  target[offset + 1] = length >>> 16;
-  target[offset + 2] = length >>> 8;
-  target[offset + 3] = length;
-  target[offset + 4] = 0;
-  target[offset + 5] = 0;
-  target[offset + 6] = 0;
-  target[offset + 7] = 0;
-  target[offset + 8] = id >>> 24;
-  target[offset + 9] = id >>> 16;
-  target[offset + 10] = id >>> 8;
-  target[offset + 11] = id;
-  target[offset + 12] = flags;
-  target[offset + 13] = cmd >>> 16;
-  target[offset + 14] = cmd >>> 8;
-  target[offset + 15] = cmd;
-}
+/** qrpc's 16-byte header writer: weft's own, so the raw benches encode exactly what weft does. */
+export { writeHeader } from "../src/frame.ts";
 
 /** A positive number from an environment variable, else `fallback`. */
 export function envNumber(value: string | undefined, fallback: number): number {

@@ -22,7 +22,7 @@ import {
   readU32,
   runtime,
   STREAM_CMD,
-  writeRawHeader,
+  writeHeader,
 } from "./common.ts";
 import { FrameScanner } from "./raw_frames.ts";
 
@@ -60,7 +60,7 @@ class StreamSource {
       const ends = this.#ends;
       this.#ends = [];
       const bytes = new Uint8Array(ends.length * HEADER_SIZE);
-      for (let i = 0; i < ends.length; i++) writeRawHeader(bytes, i * HEADER_SIZE, ends[i], FLAG_END, STREAM_CMD, 0);
+      for (let i = 0; i < ends.length; i++) writeHeader(bytes, i * HEADER_SIZE, ends[i], FLAG_END, STREAM_CMD, 0);
       return bytes;
     }
     const streams = this.#streams;
@@ -85,7 +85,7 @@ class StreamSource {
     }
     const block = new Uint8Array(BLOCK_FRAMES * FRAME_SIZE);
     for (let i = 0; i < BLOCK_FRAMES; i++) {
-      writeRawHeader(block, i * FRAME_SIZE, id, FLAG_STREAM, STREAM_CMD, PAYLOAD_SIZE);
+      writeHeader(block, i * FRAME_SIZE, id, FLAG_STREAM, STREAM_CMD, PAYLOAD_SIZE);
       block.set(PAYLOAD, i * FRAME_SIZE + HEADER_SIZE);
     }
     this.#streams.push({ id, remaining: n, block });

@@ -74,7 +74,7 @@ import {
   STREAM_CMD,
   u32,
   withTimeout,
-  writeRawHeader,
+  writeHeader,
 } from "./common.ts";
 import { FrameScanner, openRawSocket, type RawSocket } from "./raw_frames.ts";
 
@@ -273,7 +273,7 @@ class RawStreamRunner implements Runner {
     this.#nextId = (this.#nextId + 2) >>> 0;
     this.#open.add(id);
     const request = new Uint8Array(HEADER_SIZE + 4);
-    writeRawHeader(request, 0, id, 0, STREAM_CMD, 4);
+    writeHeader(request, 0, id, 0, STREAM_CMD, 4);
     request.set(u32(STREAM_LEN), HEADER_SIZE);
     this.#socket.send(request);
   }
@@ -287,7 +287,7 @@ class RawStreamRunner implements Runner {
     const resets = new Uint8Array(this.#open.size * HEADER_SIZE);
     let at = 0;
     for (const id of this.#open) {
-      writeRawHeader(resets, at, id, FLAG_RST, RESET_CANCELLED, 0);
+      writeHeader(resets, at, id, FLAG_RST, RESET_CANCELLED, 0);
       at += HEADER_SIZE;
     }
     this.#socket.send(resets);
@@ -489,7 +489,7 @@ class RawBulkRunner implements Runner {
   #send(now: number): void {
     const seq = this.#sent++;
     const header = new Uint8Array(HEADER_SIZE);
-    writeRawHeader(header, 0, (2 * seq + 1) >>> 0, 0, ECHO_CMD, BULK_SIZE);
+    writeHeader(header, 0, (2 * seq + 1) >>> 0, 0, ECHO_CMD, BULK_SIZE);
     this.#sendTimes[seq % this.concurrency] = now;
     this.#socket.send(header);
     this.#socket.send(BULK);

@@ -3,6 +3,7 @@ import { Flags, STREAM_BITS } from "./flags.ts";
 import type { RequestId } from "./frame.ts";
 import type { MessageStream } from "./message_stream.ts";
 import { Response } from "./response.ts";
+import { readableFrom } from "./streams.ts";
 
 /** Per-call options. */
 export interface CallOptions {
@@ -76,16 +77,7 @@ export class PendingCall implements AsyncIterable<Uint8Array> {
 
   /** The reply's payloads as a ReadableStream. */
   get readable(): ReadableStream<Uint8Array> {
-    let iterator: AsyncIterator<Uint8Array> | null = null;
-    return new ReadableStream<Uint8Array>({
-      pull: async (controller) => {
-        iterator ??= this[Symbol.asyncIterator]();
-        const { value, done } = await iterator.next();
-        if (done) controller.close();
-        else controller.enqueue(value);
-      },
-      cancel: (reason) => this.cancel(reason),
-    }, { highWaterMark: 0 });
+    return readableFrom(() => this[Symbol.asyncIterator](), (reason) => this.cancel(reason));
   }
 
   /** Cancels the call: the peer gets a reset (reason 1), the call rejects with `cancelled`. */

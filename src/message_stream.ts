@@ -1,4 +1,4 @@
-import { collectBytes } from "./streams.ts";
+import { collectBytes, readableFrom } from "./streams.ts";
 
 /** Told when a stream's unread backlog crosses its high-water mark (true) or drains (false). */
 export type PressureListener = (overfull: boolean) => void;
@@ -143,14 +143,7 @@ export class MessageStream implements AsyncIterableIterator<Uint8Array> {
 
   /** The same stream as a ReadableStream, for `pipeTo` and friends. Made on first use. */
   get readable(): ReadableStream<Uint8Array> {
-    this.#readable ??= new ReadableStream<Uint8Array>({
-      pull: async (controller) => {
-        const { value, done } = await this.next();
-        if (done) controller.close();
-        else controller.enqueue(value);
-      },
-      cancel: (reason) => this.cancel(reason),
-    }, { highWaterMark: 0 });
+    this.#readable ??= readableFrom(() => this, (reason) => this.cancel(reason));
     return this.#readable;
   }
 

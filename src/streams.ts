@@ -17,6 +17,26 @@ export async function* iterateReadable<T>(stream: ReadableStream<T>): AsyncGener
   }
 }
 
+/**
+ * A ReadableStream that pulls from an async iterator, made on first pull, one value per
+ * pull (no read-ahead, so the source's own backpressure holds); cancelling it calls `cancel`.
+ */
+export function readableFrom<T>(
+  iterate: () => AsyncIterator<T>,
+  cancel: (reason: unknown) => void,
+): ReadableStream<T> {
+  let iterator: AsyncIterator<T> | null = null;
+  return new ReadableStream<T>({
+    async pull(controller) {
+      iterator ??= iterate();
+      const { value, done } = await iterator.next();
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
+    cancel,
+  }, { highWaterMark: 0 });
+}
+
 /** True for a ReadableStream from any realm or polyfill (checked by shape, not class). */
 export function isReadableStream(value: unknown): value is ReadableStream<unknown> {
   return typeof value === "object" && value !== null &&
