@@ -16,6 +16,7 @@ export {
   resetReasonOf,
   RpcError,
 } from "./src/errors.ts";
+export { DEFAULT_MAX_METADATA_SIZE, type Metadata } from "./src/extensions.ts";
 export { Flags } from "./src/flags.ts";
 export {
   DEFAULT_MAX_FRAME_SIZE,

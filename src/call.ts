@@ -1,5 +1,7 @@
 import { errorForReset, RpcError } from "./errors.ts";
+import type { Extensions, Metadata } from "./extensions.ts";
 import { Flags, STREAM_BITS } from "./flags.ts";
+import type { SendCredit } from "./flow_control.ts";
 import type { RequestId } from "./frame.ts";
 import type { MessageStream } from "./message_stream.ts";
 import { Response } from "./response.ts";
@@ -13,18 +15,24 @@ export interface CallOptions {
   timeout?: number;
   /** Let the peer handle this request concurrently with others (the NonBlock flag). */
   nonBlocking?: boolean;
+  /** Sent with the request to a weft peer (a plain qrpc peer has nowhere to put it). */
+  metadata?: Metadata;
 }
 
 /** What a call needs from its connection. Kept narrow so calls never reach into the engine. */
 export interface CallHost {
-  write(id: RequestId, flags: number, cmd: number, payload: Uint8Array): void;
+  /** Writes a frame; `ext` goes in its extension block when the peer speaks weft. */
+  write(id: RequestId, flags: number, cmd: number, payload: Uint8Array, ext?: Extensions): void;
   /** Waits while the transport is backpressured; throws if the connection closed. */
   writable(): Promise<void>;
   reset(id: RequestId, code: number): void;
   /** The call is over on both halves: drop it from the connection's table. */
   forget(id: RequestId): void;
   checkPayload(payload: Uint8Array): void;
-  newStream(): MessageStream;
+  /** A receive stream for a reply; flow-controlled when the peer marked it so. */
+  newStream(id: RequestId, flowControlled: boolean): MessageStream;
+  /** Credit for a request stream about to open, when the connection does flow control. */
+  sendCredit(): SendCredit | null;
   /** The flags every request from this side carries (NonBlock for a server calling a client). */
   readonly baseFlags: number;
 }
@@ -54,6 +62,7 @@ export class PendingCall implements AsyncIterable<Uint8Array> {
   #resolve: (response: Response) => void;
   #reject: (error: unknown) => void;
   #replyStream: MessageStream | null = null;
+  #response: Response | null = null;
   /** The reply half is complete (or failed): nothing more will arrive. */
   protected replyDone = false;
   #cleanup: (() => void) | null = null;
@@ -88,13 +97,14 @@ export class PendingCall implements AsyncIterable<Uint8Array> {
     );
   }
 
-  /** A reply frame arrived. */
-  onFrame(flags: number, cmd: number, payload: Uint8Array): void {
+  /** A reply frame arrived (`ext`: its extension block, from a weft peer). */
+  onFrame(flags: number, cmd: number, payload: Uint8Array, ext?: Extensions): void {
     const stream = this.#replyStream;
     if (stream !== null) {
       const end = (flags & Flags.StreamEnd) !== 0;
       if (payload.length > 0 || !end) stream.push(payload);
       if (end) {
+        if (ext?.trailers !== undefined) this.#response!.trailers = ext.trailers;
         stream.end();
         this.#replyComplete();
       }
@@ -102,20 +112,24 @@ export class PendingCall implements AsyncIterable<Uint8Array> {
     }
     if (this.replyDone) return;
     if ((flags & STREAM_BITS) === 0) {
-      this.#resolve(new Response(cmd, flags, payload, null));
+      this.#resolve(new Response(cmd, flags, payload, null, ext?.metadata, ext?.trailers));
       this.#replyComplete();
       return;
     }
-    const opened = this.host.newStream();
+    const opened = this.host.newStream(this.id, ext?.flowControlled === true);
     opened.onCancel = (reason) => this.cancel(reason);
     if (payload.length > 0 || (flags & Flags.StreamEnd) === 0) opened.push(payload);
     this.#replyStream = opened;
-    this.#resolve(new Response(cmd, flags, payload, opened));
+    this.#response = new Response(cmd, flags, payload, opened, ext?.metadata, ext?.trailers);
+    this.#resolve(this.#response);
     if ((flags & Flags.StreamEnd) !== 0) {
       opened.end();
       this.#replyComplete();
     }
   }
+
+  /** The peer granted flow-control credit for the request stream. */
+  grant(_bytes: number): void {}
 
   /** The peer reset the call. */
   onReset(reason: number, body?: Uint8Array): void {
@@ -204,31 +218,68 @@ const SEND_CLOSED = 2;
  */
 export class Call extends PendingCall {
   #sendState = SEND_IDLE;
+  /** end() was called: its frame may still wait for flow-control credit. */
+  #ending = false;
   #sendError: unknown = undefined;
   #flags: number;
   #writable: WritableStream<Uint8Array> | null = null;
+  #credit: SendCredit | null = null;
+  #metadata: Metadata | undefined;
+  /** performance.now() when the caller's timeout runs out, if it set one. */
+  #deadlineAt: number | undefined;
 
   constructor(host: CallHost, id: RequestId, cmd: number, options: CallOptions | undefined) {
     super(host, id, cmd, options);
     this.#flags = host.baseFlags | (options?.nonBlocking ? Flags.NonBlock : 0);
+    this.#metadata = options?.metadata;
+    if (options?.timeout !== undefined) this.#deadlineAt = performance.now() + options.timeout;
   }
 
-  /** Sends one payload on the request stream, opening it on first use. Waits out backpressure. */
+  /**
+   * Sends one payload on the request stream, opening it on first use. Waits while the
+   * peer has granted no flow-control credit, and while the transport is backpressured.
+   */
   async send(payload: Uint8Array): Promise<void> {
     this.#checkSendable(payload);
-    const flags = this.#sendState === SEND_IDLE ? this.#flags | Flags.Stream : Flags.Stream;
+    const opening = this.#sendState === SEND_IDLE;
     this.#sendState = SEND_OPEN;
-    this.host.write(this.id, flags, this.cmd, payload);
-    await this.host.writable();
+    await this.#sendFrame(opening ? this.#flags | Flags.Stream : Flags.Stream, payload, opening, false);
   }
 
   /** Ends the request stream, optionally with a last payload. */
   async end(payload: Uint8Array = EMPTY): Promise<void> {
     this.#checkSendable(payload);
-    const flags = this.#sendState === SEND_IDLE ? this.#flags | STREAM_BITS : STREAM_BITS;
-    this.#sendState = SEND_CLOSED;
-    this.host.write(this.id, flags, this.cmd, payload);
-    this.maybeForget();
+    const opening = this.#sendState === SEND_IDLE;
+    this.#sendState = SEND_OPEN;
+    this.#ending = true;
+    await this.#sendFrame(opening ? this.#flags | STREAM_BITS : STREAM_BITS, payload, opening, true);
+  }
+
+  override grant(bytes: number): void {
+    this.#credit?.grant(bytes);
+  }
+
+  async #sendFrame(flags: number, payload: Uint8Array, opening: boolean, last: boolean): Promise<void> {
+    let ext: Extensions | undefined;
+    if (opening) {
+      this.#credit = this.host.sendCredit();
+      ext = {
+        metadata: this.#metadata,
+        timeout: this.#deadlineAt === undefined ? undefined : this.#deadlineAt - performance.now(),
+        flowControlled: this.#credit !== null,
+      };
+    }
+    const credit = this.#credit;
+    if (credit !== null && !credit.available) {
+      await credit.wait(); // frames queue here in order: the waiters wake first-in, first-out
+      if (this.#sendError !== undefined) throw this.#sendError;
+    }
+    credit?.consume(payload.length);
+    this.host.write(this.id, flags, this.cmd, payload, ext);
+    if (last) {
+      this.#sendState = SEND_CLOSED;
+      this.maybeForget();
+    }
     await this.host.writable();
   }
 
@@ -249,10 +300,11 @@ export class Call extends PendingCall {
   protected override closeSend(error: unknown): void {
     this.#sendState = SEND_CLOSED;
     this.#sendError ??= error;
+    this.#credit?.release();
   }
 
   #checkSendable(payload: Uint8Array): void {
-    if (this.#sendState === SEND_CLOSED) {
+    if (this.#sendState === SEND_CLOSED || this.#ending) {
       throw this.#sendError ?? new RpcError("failed_precondition", `request stream of cmd ${this.cmd} already ended`);
     }
     this.host.checkPayload(payload);

@@ -19,8 +19,18 @@ import {
   resetReasonOf,
   RpcError,
 } from "./errors.ts";
+import {
+  DEFAULT_MAX_METADATA_SIZE,
+  checkMetadata,
+  decodeExtensions,
+  encodeExtensions,
+  ExtensionError,
+  type Extensions,
+  hasExtensions,
+} from "./extensions.ts";
 import { Flags, STREAM_BITS } from "./flags.ts";
-import { DEFAULT_MAX_FRAME_SIZE, isOddId, MAX_CMD, type RequestId } from "./frame.ts";
+import { FRAME_OVERHEAD, SendCredit } from "./flow_control.ts";
+import { DEFAULT_MAX_FRAME_SIZE, isOddId, MAX_CMD, readUint32, type RequestId } from "./frame.ts";
 import { FrameDecoder } from "./frame_decoder.ts";
 import { FrameWriter } from "./frame_writer.ts";
 import { IncomingRequest } from "./incoming_request.ts";
@@ -40,8 +50,15 @@ export interface ConnectionOptions {
   maxFrameSize?: number;
   /** Requests from the peer in flight at once; more are refused with `resource_exhausted`. */
   maxConcurrentRequests?: number;
-  /** Unread bytes a stream may hold before the connection stops reading. Default 1 MiB. */
+  /**
+   * Per-stream receive window, in bytes (default 1 MiB). With a weft peer, each stream is
+   * flow-controlled: its sender waits once this much is unread, and nothing else on the
+   * connection does. With a plain qrpc peer (no flow control), a stream holding this much
+   * unread makes the connection stop reading until it drains: qrpc's model.
+   */
   streamHighWaterMark?: number;
+  /** Largest extension block (per-call metadata) accepted from the peer. Default 8 KiB. */
+  maxMetadataSize?: number;
   /** Default for `CallOptions.nonBlocking`. */
   nonBlocking?: boolean;
   /** Connection-level failures (bad frames, transport errors) and handler errors land here. */
@@ -89,6 +106,8 @@ const CLOSING = 1;
 const CLOSED = 2;
 /** Frames that leave the hot path: resets, codec, push, and weft's two bits. */
 const SPECIAL_BITS = Flags.StreamRst | Flags.Codec | Flags.Push | WeftFlags.Hello | WeftFlags.Control;
+/** weft's two bits: 0x80 alone is a control frame, 0x40 a hello or a block, both a deferred block. */
+const WEFT_BITS = WeftFlags.Hello | WeftFlags.Control;
 
 /** A reply stream that has produced this long without a pause gives the event loop a turn. */
 const FAIRNESS_MS = 5;
@@ -187,6 +206,18 @@ export class Connection {
   /** Frames held until the connection is authenticated (null when nothing is held). */
   #held: Array<[RequestId, number, number, Uint8Array]> | null = null;
   #exposeErrors: boolean;
+  /** Waiting for `authenticate` to accept the client. */
+  #authPending = false;
+  /** Extension blocks may go to the peer (server: it greeted; client: the server greeted it). */
+  #extended = false;
+  /** Both ends announced a window: streams opened from now on are flow-controlled. */
+  #flowControl = false;
+  #peerWindow = 0;
+  #maxMetadataSize: number;
+  /** Client: blocks of calls sent before the handshake, sent as EXT once the server greets. */
+  #deferredExt: Map<RequestId, Uint8Array> | null = null;
+  /** Server: held calls whose block is still to come in an EXT frame. */
+  #awaitingExt: Set<RequestId> | null = null;
 
   #host: CallHost;
   readonly #onFrame = (id: RequestId, flags: number, cmd: number, payload: Uint8Array) =>
@@ -205,8 +236,12 @@ export class Connection {
     this.#onGoAway = options.onGoAway;
     this.#metadata = options.metadata ?? {};
     this.#exposeErrors = options.exposeErrors ?? false;
+    this.#maxMetadataSize = options.maxMetadataSize ?? DEFAULT_MAX_METADATA_SIZE;
     this.#authenticate = role === "server" ? options.authenticate : undefined;
-    if (this.#authenticate !== undefined) this.#held = [];
+    if (this.#authenticate !== undefined) {
+      this.#authPending = true;
+      this.#held = [];
+    }
     this.#helloBit = this.#weft && role === "client" ? WeftFlags.Hello : 0;
     let pushId = role === "client" ? 1 : 0;
     this.#nextPushId = options.nextPushId ?? (() => (pushId += 2));
@@ -266,14 +301,19 @@ export class Connection {
     try {
       this.#checkCmd(cmd);
       this.#checkPayload(payload);
+      if (options?.metadata !== undefined) checkMetadata(options.metadata);
       const refused = this.#refuseCall(cmd, options);
       if (refused !== null) return refused;
       const id = this.#nextId;
       this.#nextId += 2;
       const call = new PendingCall(this.#host, id, cmd, options);
       this.#calls.set(id, call);
-      const nonBlocking = options?.nonBlocking ?? this.#nonBlockingDefault;
-      this.#writer.write(id, this.#host.baseFlags | (nonBlocking ? Flags.NonBlock : 0), cmd, payload);
+      const flags = this.#host.baseFlags | ((options?.nonBlocking ?? this.#nonBlockingDefault) ? Flags.NonBlock : 0);
+      if (options !== undefined && (options.metadata !== undefined || options.timeout !== undefined)) {
+        this.#writeCall(id, flags, cmd, payload, { metadata: options.metadata, timeout: options.timeout });
+      } else {
+        this.#writer.write(id, flags, cmd, payload);
+      }
       return call.response;
     } catch (error) {
       return Promise.reject(error);
@@ -286,6 +326,7 @@ export class Connection {
    */
   call(cmd: number, options?: CallOptions): Call {
     this.#checkCmd(cmd);
+    if (options?.metadata !== undefined) checkMetadata(options.metadata);
     const refused = this.#refuseCall(cmd, options);
     if (refused !== null) {
       refused.catch(() => {});
@@ -383,10 +424,17 @@ export class Connection {
 
   #dispatch(id: RequestId, flags: number, cmd: number, payload: Uint8Array): void {
     if (this.#state === CLOSED) return;
-    if (this.#held !== null && (flags & WeftFlags.Control) === 0) return this.#hold(id, flags, cmd, payload);
+    if (this.#held !== null && (flags & WEFT_BITS) !== WeftFlags.Control) return this.#hold(id, flags, cmd, payload);
     if ((flags & SPECIAL_BITS) !== 0) return this.#dispatchSpecial(id, flags, cmd, payload);
+    this.#route(id, flags, cmd, payload, undefined);
+  }
+
+  /** Hands a call's frame to its call (a reply) or its request (from the peer). */
+  #route(id: RequestId, flags: number, cmd: number, payload: Uint8Array, ext: Extensions | undefined): void {
     if (isOddId(id) === this.#oddIdsAreOurs) {
-      this.#calls.get(id)?.onFrame(flags, cmd, payload);
+      // A reply before any HELLO: the server speaks plain qrpc (a weft server greets first).
+      if (this.#helloBit !== 0) this.#peerIsPlain();
+      this.#calls.get(id)?.onFrame(flags, cmd, payload, ext);
       return;
     }
     const request = this.#incoming.get(id);
@@ -395,15 +443,26 @@ export class Connection {
       if ((flags & Flags.StreamEnd) !== 0) this.#recentlyReset.delete(id);
       return;
     }
-    this.#newRequest(id, flags, cmd, payload);
+    this.#newRequest(id, flags, cmd, payload, ext);
   }
 
   /** Resets, frames under a codec, pushes, weft's bits: off the hot path. */
   #dispatchSpecial(id: RequestId, flags: number, cmd: number, payload: Uint8Array): void {
-    if ((flags & WeftFlags.Control) !== 0) return this.#receiveControl(cmd, payload);
-    if ((flags & WeftFlags.Hello) !== 0) {
-      if (this.role === "server") this.#greet();
-      return this.#dispatch(id, flags & ~WeftFlags.Hello, cmd, payload);
+    const weftBits = flags & WEFT_BITS;
+    if (weftBits !== 0) {
+      // A pure qrpc end ignores both bits, as qrpc does.
+      if (!this.#weft) return this.#dispatch(id, flags & ~WEFT_BITS, cmd, payload);
+      if (weftBits === WeftFlags.Control) return this.#receiveControl(id, cmd, payload);
+      if (this.role === "server" && this.#version === 0) {
+        // The client's hello; with Control too, a call whose block follows in EXT.
+        this.#greet();
+        if (weftBits === WEFT_BITS) {
+          this.#held ??= [];
+          return this.#hold(id, flags, cmd, payload);
+        }
+        return this.#dispatch(id, flags & ~WEFT_BITS, cmd, payload);
+      }
+      return this.#receiveExtended(id, flags & ~WEFT_BITS, cmd, payload);
     }
     if ((flags & Flags.StreamRst) !== 0 && (flags & Flags.Push) === 0) {
       return isOddId(id) === this.#oddIdsAreOurs ? this.#calls.get(id)?.onReset(cmd, payload) : this.#peerReset(id, cmd);
@@ -412,7 +471,45 @@ export class Connection {
     this.#receivePush(flags, cmd, payload);
   }
 
-  #newRequest(id: RequestId, flags: number, cmd: number, payload: Uint8Array): void {
+  /** A call's frame with an extension block (0x40 once the handshake is done). */
+  #receiveExtended(id: RequestId, flags: number, cmd: number, payload: Uint8Array): void {
+    let ext: Extensions;
+    let body: Uint8Array;
+    try {
+      ({ ext, body } = decodeExtensions(payload, this.#maxMetadataSize));
+    } catch (error) {
+      return this.#unreadableExtensions(id, flags, cmd, error as ExtensionError);
+    }
+    if ((flags & SPECIAL_BITS) !== 0) return this.#dispatchSpecial(id, flags, cmd, body);
+    this.#route(id, flags, cmd, body, ext);
+  }
+
+  /** A block over the limit or malformed fails its exchange, and nothing else. */
+  #unreadableExtensions(id: RequestId, flags: number, cmd: number, problem: ExtensionError): void {
+    const code: ErrorCode = problem.tooLarge ? "resource_exhausted" : "internal";
+    const what = problem.tooLarge ? "" : "malformed extension block: ";
+    const error = new RpcError(code, `cmd ${cmd}: ${what}${problem.message}`);
+    this.#report(error);
+    if (isOddId(id) === this.#oddIdsAreOurs) {
+      const call = this.#calls.get(id);
+      if (call === undefined) return;
+      this.#writer.write(id, Flags.StreamRst, resetReasonOf(code), this.#resetBody(error.message, undefined));
+      this.#calls.delete(id);
+      call.onClose(error);
+      return this.#checkDrained();
+    }
+    const open = (flags & Flags.Stream) !== 0 && (flags & Flags.StreamEnd) === 0;
+    const request = this.#incoming.get(id);
+    if (request !== undefined) {
+      request.abort(error);
+      this.#untrack(request);
+      this.#refuse(id, code, !request.stream.senderDone, error.message);
+      return this.#checkDrained();
+    }
+    this.#refuse(id, code, open, error.message);
+  }
+
+  #newRequest(id: RequestId, flags: number, cmd: number, payload: Uint8Array, ext?: Extensions): void {
     const isStream = (flags & STREAM_BITS) !== 0;
     const ended = (flags & Flags.StreamEnd) !== 0;
     const open = isStream && !ended;
@@ -425,11 +522,12 @@ export class Connection {
 
     let stream: MessageStream | null = null;
     if (isStream) {
-      stream = this.#newStream();
+      stream = this.#newStream(id, ext?.flowControlled === true);
       if (payload.length > 0 || !ended) stream.push(payload);
       if (ended) stream.end();
     }
     const request = new IncomingRequest(this, id, flags, cmd, payload, stream);
+    if (ext !== undefined) this.#applyExtensions(request, ext);
     if (request.isConcurrent) {
       this.#run(request, handler);
     } else if (!this.#blockingBusy && !this.#pumping && this.#blockingHead === this.#blockingQueue.length) {
@@ -443,7 +541,34 @@ export class Connection {
     }
   }
 
+  /** The caller's metadata and deadline, for the handler. */
+  #applyExtensions(request: IncomingRequest, ext: Extensions): void {
+    if (ext.metadata !== undefined) request.metadata = Object.freeze(ext.metadata);
+    const timeout = ext.timeout;
+    if (timeout !== undefined) {
+      request.deadline = Date.now() + timeout;
+      request.deadlineTimer = setTimeout(() => this.#deadlinePassed(request), timeout);
+    }
+  }
+
+  /**
+   * The caller's deadline passed: the handler's signal aborts and the caller gets
+   * `deadline_exceeded`, even if the caller's own reset is slow to arrive.
+   */
+  #deadlinePassed(request: IncomingRequest): void {
+    request.deadlineTimer = undefined;
+    if (request.finished || this.#state === CLOSED) return;
+    const error = new RpcError("deadline_exceeded", `request to cmd ${request.cmd} passed its deadline`);
+    const body = this.#resetBody(error.message, undefined);
+    this.#writer.write(request.id, Flags.StreamRst, resetReasonOf("deadline_exceeded"), body);
+    if (request.isStream && !request.stream.senderDone) this.#rememberReset(request.id);
+    request.abort(error);
+    this.#untrack(request);
+    this.#checkDrained();
+  }
+
   #untrack(request: IncomingRequest): void {
+    if (request.deadlineTimer !== undefined) request.clearDeadline();
     if (!request.tracked) return;
     request.tracked = false;
     this.#incoming.delete(request.id);
@@ -581,6 +706,14 @@ export class Connection {
   #replyOnce(request: IncomingRequest, cmd: number, payload: Uint8Array): void {
     const tooBig = this.#oversizeReply(payload);
     if (tooBig !== null) return this.#handlerFailed(request, tooBig);
+    if (this.#extended) {
+      const metadata = request.takeReplyMetadata();
+      const trailers = request.takeTrailers();
+      if (metadata !== undefined || trailers !== undefined) {
+        this.#writeExtended(request.id, 0, cmd, payload, { metadata, trailers });
+        return this.#settle(request);
+      }
+    }
     this.#writer.write(request.id, 0, cmd, payload);
     this.#settle(request);
   }
@@ -601,6 +734,9 @@ export class Connection {
   ): Promise<void> {
     this.#track(request);
     const iterator = toAsyncIterator(source);
+    const credit = this.#flowControl ? new SendCredit(this.#peerWindow) : null;
+    request.sendCredit = credit;
+    let opened = false;
     let sent = 0;
     let since = performance.now();
     try {
@@ -623,10 +759,30 @@ export class Connection {
         }
         const tooBig = this.#oversizeReply(chunk);
         if (tooBig !== null) throw tooBig;
-        this.#writer.write(request.id, Flags.Stream, cmd, chunk);
+        if (credit !== null) {
+          if (!credit.available) {
+            await credit.wait(); // the caller reads slowly: only this stream waits
+            if (request.finished) {
+              iterator.return?.().catch(() => {});
+              return this.#settle(request);
+            }
+          }
+          credit.consume(chunk.length);
+        }
+        if (opened) {
+          this.#writer.write(request.id, Flags.Stream, cmd, chunk);
+        } else {
+          opened = true;
+          const ext = { flowControlled: credit !== null, metadata: request.takeReplyMetadata() };
+          this.#writeExtended(request.id, Flags.Stream, cmd, chunk, ext);
+        }
         if (this.#writer.backpressured) await this.#writer.ready;
       }
-      if (!request.finished) this.#writer.write(request.id, STREAM_BITS, cmd, EMPTY);
+      if (!request.finished) {
+        const trailers = request.takeTrailers();
+        const ext = opened ? { trailers } : { flowControlled: credit !== null, metadata: request.takeReplyMetadata(), trailers };
+        this.#writeExtended(request.id, STREAM_BITS, cmd, EMPTY, ext);
+      }
       this.#settle(request);
     } catch (error) {
       iterator.return?.().catch(() => {});
@@ -709,19 +865,43 @@ export class Connection {
    * it sent them already); one that does not is plain qrpc and cannot authenticate.
    */
   #hold(id: RequestId, flags: number, cmd: number, payload: Uint8Array): void {
-    if ((flags & WeftFlags.Hello) !== 0) this.#greet();
+    const weftBits = flags & WEFT_BITS;
+    if (weftBits !== 0 && this.#version === 0) {
+      this.#greet(); // the client's hello
+      if (weftBits === WEFT_BITS) (this.#awaitingExt ??= new Set()).add(id);
+      flags &= ~WEFT_BITS; // greeted: what is left is an ordinary frame (until its EXT comes)
+    }
     if (!this.#weftPeer) {
       if ((flags & (Flags.Push | Flags.StreamRst)) === 0) this.#refuse(id, "unauthenticated", false);
       return;
     }
     const held = this.#held!;
     if (held.length >= HOLD_LIMIT) {
-      return this.#refuseConnection("resource_exhausted", `more than ${HOLD_LIMIT} frames before authentication`);
+      return this.#refuseConnection("resource_exhausted", `more than ${HOLD_LIMIT} frames held before the handshake completed`);
     }
     held.push([id, flags, cmd, payload]);
   }
 
-  /** Releases the held frames, in arrival order, once authenticated. */
+  /** EXT: the block of a call the client sent before the handshake; the held call takes it. */
+  #receiveDeferredExtensions(id: RequestId, block: Uint8Array): void {
+    if (this.#awaitingExt?.delete(id) !== true) return;
+    const entry = this.#held?.find((frame) => frame[0] === id);
+    if (entry !== undefined) {
+      const joined = new Uint8Array(block.length + entry[3].length);
+      joined.set(block);
+      joined.set(entry[3], block.length);
+      entry[1] |= WeftFlags.Extended;
+      entry[3] = joined;
+    }
+    this.#maybeRelease();
+  }
+
+  /** Lets the held frames go once nothing holds them: authentication and EXT frames. */
+  #maybeRelease(): void {
+    if (this.#held !== null && !this.#authPending && (this.#awaitingExt?.size ?? 0) === 0) this.#release();
+  }
+
+  /** Releases the held frames, in arrival order. */
   #release(): void {
     const held = this.#held;
     this.#held = null;
@@ -743,17 +923,25 @@ export class Connection {
   #greet(): void {
     if (!this.#weft || this.#weftPeer || this.#state === CLOSED) return;
     this.#weftPeer = true;
+    // HELLO goes out before anything else, so the client reads our blocks from here on.
+    this.#extended = true;
     const hello: HelloMessage = {
       versions: [...PROTOCOL_VERSIONS],
       heartbeat: this.#heartbeatOption,
       maxFrameSize: this.maxFrameSize,
+      window: this.#streamHighWaterMark,
+      maxMetadataSize: this.#maxMetadataSize,
     };
     this.#sendControl(Op.Hello, encodeControl(hello));
   }
 
-  #receiveControl(op: number, payload: Uint8Array): void {
+  #receiveControl(id: RequestId, op: number, payload: Uint8Array): void {
     try {
       switch (op) {
+        case Op.WindowUpdate:
+          return this.#receiveWindowUpdate(id, payload);
+        case Op.Ext:
+          return this.#receiveDeferredExtensions(id, payload);
         case Op.Hello:
           return this.#receiveHello(decodeControl<HelloMessage>(payload));
         case Op.Settings:
@@ -784,11 +972,44 @@ export class Connection {
     const version = Math.max(0, ...hello.versions.filter((v) => PROTOCOL_VERSIONS.includes(v)));
     if (version === 0) return; // no common version: stay plain qrpc
     this.#weftPeer = true;
+    this.#extended = true;
     this.#version = version;
+    this.#useWindows(Number(hello.window) || 0);
     const heartbeat = agreedInterval(this.#heartbeatOption, Number(hello.heartbeat) || 0);
-    const settings: SettingsMessage = { version, heartbeat, maxFrameSize: this.maxFrameSize, metadata: this.#metadata };
+    const settings: SettingsMessage = {
+      version,
+      heartbeat,
+      maxFrameSize: this.maxFrameSize,
+      metadata: this.#metadata,
+      window: this.#streamHighWaterMark,
+      maxMetadataSize: this.#maxMetadataSize,
+    };
     this.#sendControl(Op.Settings, encodeControl(settings));
+    // Calls sent before the handshake wait on the server for their blocks: here they are.
+    const deferred = this.#deferredExt;
+    this.#deferredExt = null;
+    if (deferred !== null) for (const [id, block] of deferred) this.#writer.write(id, WeftFlags.Control, Op.Ext, block);
     this.#startHeartbeat(heartbeat);
+  }
+
+  /** Client: a reply came before any HELLO, so the server speaks plain qrpc. */
+  #peerIsPlain(): void {
+    this.#helloBit = 0;
+    this.#deferredExt = null;
+  }
+
+  /** Flow control is on when both ends announced a receive window. */
+  #useWindows(peerWindow: number): void {
+    this.#peerWindow = peerWindow;
+    this.#flowControl = peerWindow > 0 && this.#streamHighWaterMark > 0;
+  }
+
+  /** WINDOW_UPDATE: the peer read this many bytes of one of our streams. */
+  #receiveWindowUpdate(id: RequestId, payload: Uint8Array): void {
+    if (payload.length !== 4) throw new TypeError(`WINDOW_UPDATE payload must be 4 bytes, got ${payload.length}`);
+    const bytes = readUint32(payload, 0);
+    if (isOddId(id) === this.#oddIdsAreOurs) this.#calls.get(id)?.grant(bytes);
+    else this.#incoming.get(id)?.sendCredit?.grant(bytes);
   }
 
   /** Server: the client took these settings; the extensions are on. */
@@ -796,13 +1017,17 @@ export class Connection {
     if (this.role !== "server" || !this.#weftPeer || this.#version !== 0) return;
     if (!PROTOCOL_VERSIONS.includes(settings.version)) throw new TypeError(`unknown version ${settings.version}`);
     this.#version = settings.version;
+    this.#useWindows(Number(settings.window) || 0);
     this.#peerMetadata = Object.freeze(stringRecord(settings.metadata));
     this.#startHeartbeat(agreedInterval(this.#heartbeatOption, Number(settings.heartbeat) || 0));
     const authenticate = this.#authenticate;
     if (authenticate === undefined) return;
     Promise.resolve()
       .then(() => authenticate(this.#peerMetadata, this))
-      .then(() => this.#release(), (error) => {
+      .then(() => {
+        this.#authPending = false;
+        this.#maybeRelease();
+      }, (error) => {
         const code = error instanceof RpcError ? error.code : "unauthenticated";
         const message = error instanceof RpcError ? error.message : "authentication failed";
         this.#refuseConnection(code, message);
@@ -850,6 +1075,29 @@ export class Connection {
     if (this.#state !== CLOSED) this.#writer.write(0, WeftFlags.Control, op, payload);
   }
 
+  /**
+   * Writes a request: with its block to a weft peer; before the handshake, a call with
+   * metadata is marked (0x40 and 0x80) and its block follows in EXT once the server
+   * greets (a plain qrpc server ignores both bits and never greets).
+   */
+  #writeCall(id: RequestId, flags: number, cmd: number, payload: Uint8Array, ext: Extensions): void {
+    if (this.#extended) return this.#writeExtended(id, flags, cmd, payload, ext);
+    if (this.#helloBit !== 0 && ext.metadata !== undefined && hasExtensions({ metadata: ext.metadata })) {
+      (this.#deferredExt ??= new Map()).set(id, encodeExtensions({ metadata: ext.metadata, timeout: ext.timeout }));
+      flags |= WeftFlags.Control;
+    }
+    this.#writer.write(id, flags, cmd, payload);
+  }
+
+  /** Writes a call's frame, with its block when there is one and the peer reads blocks. */
+  #writeExtended(id: RequestId, flags: number, cmd: number, payload: Uint8Array, ext: Extensions): void {
+    if (this.#extended && hasExtensions(ext)) {
+      this.#writer.writeWithPrefix(id, flags | WeftFlags.Extended, cmd, encodeExtensions(ext), payload);
+    } else {
+      this.#writer.write(id, flags, cmd, payload);
+    }
+  }
+
   // ---- calling ---------------------------------------------------------------------
 
   /** Why a new call cannot start, as a rejected promise; null when it can. */
@@ -880,8 +1128,10 @@ export class Connection {
       get baseFlags() {
         return roleFlags | connection.#helloBit;
       },
-      write: (id, flags, cmd, payload) => {
-        if (this.#state !== CLOSED) this.#writer.write(id, flags, cmd, payload);
+      write: (id, flags, cmd, payload, ext) => {
+        if (this.#state === CLOSED) return;
+        if (ext === undefined) this.#writer.write(id, flags, cmd, payload);
+        else this.#writeCall(id, flags, cmd, payload, ext);
       },
       writable: async () => {
         if (this.#state === CLOSED) throw this.#closeError;
@@ -895,7 +1145,8 @@ export class Connection {
         this.#checkDrained();
       },
       checkPayload: (payload) => this.#checkPayload(payload),
-      newStream: () => this.#newStream(),
+      newStream: (id, flowControlled) => this.#newStream(id, flowControlled),
+      sendCredit: () => (this.#flowControl ? new SendCredit(this.#peerWindow) : null),
     };
   }
 
@@ -919,14 +1170,54 @@ export class Connection {
 
   // ---- backpressure on receive streams ---------------------------------------------
 
-  #newStream(): MessageStream {
-    return new MessageStream(this.#streamHighWaterMark, this.#onPressure);
+  /**
+   * A receive stream. Flow-controlled when its sender marked it so: the sender keeps to
+   * our window, we grant read bytes back, and the read loop never waits for it. Otherwise
+   * (a plain qrpc peer) it holds the read loop while over its high-water mark.
+   */
+  #newStream(id: RequestId, flowControlled: boolean): MessageStream {
+    const stream = new MessageStream(this.#streamHighWaterMark, this.#onPressure);
+    if (flowControlled && this.#flowControl) {
+      const window = this.#streamHighWaterMark;
+      stream.useFlowControl(
+        window,
+        window + this.maxFrameSize + 2 * FRAME_OVERHEAD,
+        (bytes) => this.#grantCredit(id, bytes),
+        () => this.#windowOverrun(id),
+      );
+    }
+    return stream;
   }
 
-  /**
-   * A stream over its high-water mark holds the read loop until it drains: qrpc's model,
-   * which bounds memory. (Per-stream credit comes with the flow-control extension.)
-   */
+  #grantCredit(id: RequestId, bytes: number): void {
+    if (this.#state === CLOSED) return;
+    const payload = new Uint8Array(4);
+    new DataView(payload.buffer).setUint32(0, Math.min(bytes, 0xffffffff));
+    this.#writer.write(id, WeftFlags.Control, Op.WindowUpdate, payload);
+  }
+
+  /** The peer sent past its window on one stream: that stream fails, nothing else. */
+  #windowOverrun(id: RequestId): RpcError {
+    const error = new RpcError("resource_exhausted", `the peer sent past the flow-control window on stream ${id}`);
+    this.#report(error);
+    this.#writer.write(id, Flags.StreamRst, resetReasonOf("resource_exhausted"), this.#resetBody(error.message, undefined));
+    if (isOddId(id) === this.#oddIdsAreOurs) {
+      const call = this.#calls.get(id);
+      this.#calls.delete(id);
+      call?.onClose(error);
+    } else {
+      const request = this.#incoming.get(id);
+      if (request !== undefined) {
+        request.abort(error);
+        this.#untrack(request);
+        this.#rememberReset(id);
+      }
+    }
+    this.#checkDrained();
+    return error;
+  }
+
+  /** A stream over its high-water mark holds the read loop until it drains: qrpc's model. */
   readonly #onPressure = (overfull: boolean): void => {
     if (overfull) {
       if (this.#overfull++ === 0) this.#readGate = new Promise((resolve) => (this.#openReadGate = resolve));

@@ -15,8 +15,10 @@
 
 /** Flag bits weft uses, both unused by qrpc. */
 export const WeftFlags = {
-  /** On a client's ordinary frame: "I speak weft". */
+  /** On a client's ordinary frame before the handshake: "I speak weft". */
   Hello: 0x40,
+  /** On a call's frame after the handshake: the payload starts with an extension block. */
+  Extended: 0x40,
   /** A control frame: cmd is an opcode, the frame belongs to no call. */
   Control: 0x80,
 } as const;
@@ -30,6 +32,10 @@ export const Op = {
   GoAway: 5,
   /** The sender refuses the connection (failed authentication); it closes next. */
   Error: 6,
+  /** Per-stream flow control: the frame's id names the stream, the payload is a u32 of bytes granted. */
+  WindowUpdate: 7,
+  /** The extension block of a call sent before the handshake (id: that call; payload: the block). */
+  Ext: 8,
 } as const;
 
 /** The protocol versions this build speaks. */
@@ -41,6 +47,10 @@ export interface HelloMessage {
   /** Milliseconds between heartbeats the server asks for; 0 turns them off. */
   heartbeat: number;
   maxFrameSize: number;
+  /** The server's per-stream receive window in bytes; 0 or absent: no flow control. */
+  window?: number;
+  /** Largest extension block (metadata) the server accepts. */
+  maxMetadataSize?: number;
 }
 
 /** SETTINGS: what the client takes. */
@@ -50,6 +60,10 @@ export interface SettingsMessage {
   maxFrameSize: number;
   /** Connection metadata (an auth token, a client name...), for the server to accept or refuse. */
   metadata?: Record<string, string>;
+  /** The client's per-stream receive window in bytes; 0 or absent: no flow control. */
+  window?: number;
+  /** Largest extension block (metadata) the client accepts. */
+  maxMetadataSize?: number;
 }
 
 /** ERROR: why the sender refuses the connection. */

@@ -69,7 +69,34 @@ export class FrameWriter {
       if (size > 0) this.#slab.set(payload, this.#end + HEADER_SIZE);
       this.#end += HEADER_SIZE + size;
     }
-    this.#pendingBytes += HEADER_SIZE + size;
+    this.#written(HEADER_SIZE + size);
+  }
+
+  /**
+   * Queues one frame whose payload is `prefix` (weft's extension block) then `payload`,
+   * without joining the two first.
+   */
+  writeWithPrefix(id: RequestId, flags: number, cmd: number, prefix: Uint8Array, payload: Uint8Array): void {
+    if (this.#closed) return;
+    const size = prefix.length + payload.length;
+    const inline = payload.length < COPY_LIMIT;
+    this.#reserve(HEADER_SIZE + prefix.length + (inline ? payload.length : 0));
+    writeHeader(this.#slab, this.#end, id, flags, cmd, size);
+    this.#slab.set(prefix, this.#end + HEADER_SIZE);
+    this.#end += HEADER_SIZE + prefix.length;
+    if (inline) {
+      this.#slab.set(payload, this.#end);
+      this.#end += payload.length;
+    } else {
+      this.#cut();
+      this.#queued.push(payload);
+    }
+    this.#written(HEADER_SIZE + size);
+  }
+
+  /** Schedules the flush of what was just encoded. */
+  #written(bytes: number): void {
+    this.#pendingBytes += bytes;
     if (this.#scheduled) {
       if (this.#batching && this.#pendingBytes >= BATCH_BYTES) this.flush();
       return;

@@ -1,5 +1,7 @@
 import type { Connection } from "./connection.ts";
+import type { Metadata } from "./extensions.ts";
 import { Flags } from "./flags.ts";
+import type { SendCredit } from "./flow_control.ts";
 import type { RequestId } from "./frame.ts";
 import { MessageStream } from "./message_stream.ts";
 
@@ -25,6 +27,16 @@ export class IncomingRequest {
   finished = false;
   /** In the connection's in-flight table (the engine's bookkeeping). */
   tracked = false;
+  /** The caller's metadata (empty from a plain qrpc peer). */
+  metadata: Readonly<Metadata> = NO_METADATA;
+  /** When the caller stops waiting (ms since the epoch, this host's clock), if it said. */
+  deadline: number | undefined = undefined;
+  /** Credit for a flow-controlled reply stream (the engine's bookkeeping). */
+  sendCredit: SendCredit | null = null;
+  /** Aborts the handler when the deadline passes (the engine's bookkeeping). */
+  deadlineTimer: ReturnType<typeof setTimeout> | undefined = undefined;
+  #replyMetadata: Metadata | null = null;
+  #trailers: Metadata | null = null;
 
   constructor(
     connection: Connection,
@@ -40,6 +52,29 @@ export class IncomingRequest {
     this.cmd = cmd;
     this.payload = payload;
     this.#stream = stream;
+  }
+
+  /** Metadata sent with the first reply frame: set entries before replying. (Only to a weft peer.) */
+  get replyMetadata(): Metadata {
+    return (this.#replyMetadata ??= {});
+  }
+
+  /** Metadata sent with the last reply frame: set entries before the reply ends. (Only to a weft peer.) */
+  get trailers(): Metadata {
+    return (this.#trailers ??= {});
+  }
+
+  /** What the handler set for the reply's first and last frames, if anything (the engine's bookkeeping). */
+  takeReplyMetadata(): Metadata | undefined {
+    const metadata = this.#replyMetadata ?? undefined;
+    this.#replyMetadata = null;
+    return metadata;
+  }
+
+  takeTrailers(): Metadata | undefined {
+    const trailers = this.#trailers ?? undefined;
+    this.#trailers = null;
+    return trailers;
   }
 
   /** True when the caller opened a stream (its frames carry Stream or StreamEnd). */
@@ -78,5 +113,16 @@ export class IncomingRequest {
     this.#abortReason = reason;
     this.#controller?.abort(reason);
     this.#stream?.fail(reason);
+    this.sendCredit?.release();
+    this.clearDeadline();
+  }
+
+  clearDeadline(): void {
+    if (this.deadlineTimer !== undefined) {
+      clearTimeout(this.deadlineTimer);
+      this.deadlineTimer = undefined;
+    }
   }
 }
+
+const NO_METADATA: Readonly<Metadata> = Object.freeze({});

@@ -1,3 +1,4 @@
+import { FRAME_OVERHEAD } from "./flow_control.ts";
 import { collectBytes, readableFrom } from "./streams.ts";
 
 /** Told when a stream's unread backlog crosses its high-water mark (true) or drains (false). */
@@ -31,6 +32,7 @@ export class MessageStream implements AsyncIterableIterator<Uint8Array> {
   #onPressure: PressureListener | null;
   #overfull = false;
   #readable: ReadableStream<Uint8Array> | null = null;
+  #flow: ReceiveWindow | null = null;
 
   /** Called when the consumer stops early (break, return, cancel). */
   onCancel: ((reason: unknown) => void) | null = null;
@@ -38,6 +40,16 @@ export class MessageStream implements AsyncIterableIterator<Uint8Array> {
   constructor(highWaterMark = 1024 * 1024, onPressure: PressureListener | null = null) {
     this.#highWaterMark = highWaterMark;
     this.#onPressure = onPressure;
+  }
+
+  /**
+   * Switches the stream to per-stream flow control (the sender keeps to `window`): the
+   * connection never has to stop reading for it. Read bytes are granted back through
+   * `onGrant` in steps of half the window; a sender that overruns `limit` unread bytes
+   * makes `onOverflow` fire and the stream fail with its error.
+   */
+  useFlowControl(window: number, limit: number, onGrant: (bytes: number) => void, onOverflow: () => unknown): void {
+    this.#flow = { step: Math.max(1, Math.floor(window / 2)), limit, unread: 0, toGrant: 0, onGrant, onOverflow };
   }
 
   /** Bytes received and not read yet. */
@@ -61,12 +73,17 @@ export class MessageStream implements AsyncIterableIterator<Uint8Array> {
     const waiter = this.#waiter;
     if (waiter !== null) {
       this.#waiter = this.#failWaiter = null;
+      if (this.#flow !== null) this.#consumed(this.#flow, payload.length);
       waiter({ value: payload, done: false });
       return;
     }
     this.#queue.push(payload);
     this.#bufferedBytes += payload.length;
-    if (!this.#overfull && this.#bufferedBytes > this.#highWaterMark) this.#setOverfull(true);
+    const flow = this.#flow;
+    if (flow !== null) {
+      flow.unread += payload.length + FRAME_OVERHEAD;
+      if (flow.unread > flow.limit) this.fail(flow.onOverflow());
+    } else if (!this.#overfull && this.#bufferedBytes > this.#highWaterMark) this.#setOverfull(true);
   }
 
   /** The sender's half ended cleanly. */
@@ -102,6 +119,10 @@ export class MessageStream implements AsyncIterableIterator<Uint8Array> {
         this.#head = 0;
       }
       this.#bufferedBytes -= value.length;
+      if (this.#flow !== null) {
+        this.#flow.unread -= value.length + FRAME_OVERHEAD;
+        this.#consumed(this.#flow, value.length);
+      }
       if (this.#overfull && this.#bufferedBytes <= this.#highWaterMark / 2) this.#setOverfull(false);
       return Promise.resolve({ value, done: false });
     }
@@ -152,6 +173,17 @@ export class MessageStream implements AsyncIterableIterator<Uint8Array> {
     return collectBytes(this);
   }
 
+  /** Grants read bytes back to the sender once they add up to half the window. */
+  #consumed(flow: ReceiveWindow, payloadSize: number): void {
+    if (this.#state !== OPEN) return; // the sender is done: nothing to grant
+    flow.toGrant += payloadSize + FRAME_OVERHEAD;
+    if (flow.toGrant >= flow.step) {
+      const bytes = flow.toGrant;
+      flow.toGrant = 0;
+      flow.onGrant(bytes);
+    }
+  }
+
   #setOverfull(overfull: boolean): void {
     this.#overfull = overfull;
     this.#onPressure?.(overfull);
@@ -159,3 +191,15 @@ export class MessageStream implements AsyncIterableIterator<Uint8Array> {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** The receiving half of per-stream flow control. */
+interface ReceiveWindow {
+  /** Grant read bytes back in steps of this many. */
+  step: number;
+  /** Unread bytes (frame costs) past which the sender broke the window. */
+  limit: number;
+  unread: number;
+  toGrant: number;
+  onGrant: (bytes: number) => void;
+  onOverflow: () => unknown;
+}

@@ -1,3 +1,4 @@
+import type { Metadata } from "./extensions.ts";
 import type { MessageStream } from "./message_stream.ts";
 import { collectBytes } from "./streams.ts";
 
@@ -13,12 +14,28 @@ export class Response implements AsyncIterable<Uint8Array> {
   readonly payload: Uint8Array;
   /** The reply stream, when the peer streams its reply. */
   readonly stream: MessageStream | null;
+  /** The metadata the handler sent with its first reply frame (empty from a plain qrpc peer). */
+  readonly metadata: Readonly<Metadata>;
+  /**
+   * The metadata the handler sent with its last reply frame. For a streamed reply it is
+   * filled in when the stream ends: read it after the `for await` loop.
+   */
+  trailers: Readonly<Metadata>;
 
-  constructor(cmd: number, flags: number, payload: Uint8Array, stream: MessageStream | null) {
+  constructor(
+    cmd: number,
+    flags: number,
+    payload: Uint8Array,
+    stream: MessageStream | null,
+    metadata: Readonly<Metadata> = NO_METADATA,
+    trailers: Readonly<Metadata> = NO_METADATA,
+  ) {
     this.cmd = cmd;
     this.flags = flags;
     this.payload = payload;
     this.stream = stream;
+    this.metadata = metadata;
+    this.trailers = trailers;
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
@@ -53,3 +70,5 @@ function once(payload: Uint8Array): AsyncIterator<Uint8Array> {
     },
   };
 }
+
+const NO_METADATA: Readonly<Metadata> = Object.freeze({});

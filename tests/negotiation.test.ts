@@ -70,7 +70,13 @@ describe("negotiation", () => {
     const hello = await raw.readFrame();
     // Control frame: id 0, flags 0x80, cmd 1 (HELLO), a JSON body.
     expect(toHex(hello.subarray(4, 16))).toBe("000000000000000080000001");
-    expect(JSON.parse(str(hello.subarray(16)))).toEqual({ versions: [1], heartbeat: 5000, maxFrameSize: 10485760 });
+    expect(JSON.parse(str(hello.subarray(16)))).toEqual({
+      versions: [1],
+      heartbeat: 5000,
+      maxFrameSize: 10485760,
+      window: 1048576,
+      maxMetadataSize: 8192,
+    });
     expect(str((await raw.readFrame()).subarray(16))).toBe("hello world xu");
     raw.close();
     await server.close({ timeout: 100 });

@@ -55,3 +55,26 @@ export async function until(check: () => boolean, ms = 5000, what = "condition")
     await sleep(5);
   }
 }
+
+/** One frame, built by hand: 16-byte header (ids below 2^32) and the payload. */
+export function frame(id: number, flags: number, cmd: number, payload: Uint8Array = new Uint8Array(0)): Uint8Array {
+  const out = new Uint8Array(16 + payload.length);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, 12 + payload.length);
+  view.setUint32(8, id);
+  view.setUint32(12, cmd);
+  out[12] = flags;
+  out.set(payload, 16);
+  return out;
+}
+
+/** Joins byte arrays. */
+export function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
