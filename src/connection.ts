@@ -1177,7 +1177,8 @@ export class Connection {
    */
   #newStream(id: RequestId, flowControlled: boolean): MessageStream {
     const stream = new MessageStream(this.#streamHighWaterMark, this.#onPressure);
-    if (flowControlled && this.#flowControl) {
+    // The sender marks a stream only when it holds our window, so the mark alone decides.
+    if (flowControlled && this.#streamHighWaterMark > 0) {
       const window = this.#streamHighWaterMark;
       stream.useFlowControl(
         window,
