@@ -7,8 +7,9 @@
  *   node bench/run.mjs bun node        a subset, in that order
  *   node bench/run.mjs --json          one JSON array with every runtime's results
  *   node bench/run.mjs --bench=stream  bench/stream.ts instead (streaming, 1 MiB echo)
+ *   node bench/run.mjs --bench=codec   bench/codec.ts instead (payload codecs, no sockets)
  *
- * Every BENCH_* variable passes through (see bench/unary.ts, bench/stream.ts).
+ * Every BENCH_* variable passes through (see bench/unary.ts, bench/stream.ts, bench/codec.ts).
  * Exits non-zero if any runtime's bench failed (the others still run).
  */
 import { spawn } from "node:child_process";
@@ -22,7 +23,7 @@ const bin = (name) => {
   return existsSync(local) ? local : name;
 };
 
-const BENCHES = ["unary", "stream"];
+const BENCHES = ["unary", "stream", "codec"];
 const args = process.argv.slice(2);
 const benchArg = args.find((a) => a.startsWith("--bench="));
 const bench = benchArg === undefined ? "unary" : benchArg.slice("--bench=".length);
