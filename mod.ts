@@ -2,7 +2,8 @@
  * weft: an RPC SDK for long-lived connections, byte-compatible with qrpc.
  *
  * This module is the runtime-agnostic core. Pair it with an adapter for sockets:
- * `@weft/rpc/deno`, `@weft/rpc/bun` or `@weft/rpc/node`.
+ * `@weft/rpc/deno`, `@weft/rpc/bun` or `@weft/rpc/node`. Payload codecs (raw, JSON,
+ * MessagePack) live in `@weft/rpc/codec`, so a bundle that needs none stays small.
  *
  * @module
  */
@@ -16,6 +17,8 @@ export {
   resetReasonOf,
   RpcError,
 } from "./src/errors.ts";
+export { type CompressionFormat, DecompressionError } from "./src/compression.ts";
+export { crc32 } from "./src/crc32.ts";
 export { DEFAULT_MAX_METADATA_SIZE, type Metadata } from "./src/extensions.ts";
 export { Flags } from "./src/flags.ts";
 export {

@@ -30,9 +30,11 @@ import {
 } from "./extensions.ts";
 import { Flags, STREAM_BITS } from "./flags.ts";
 import { FRAME_OVERHEAD, SendCredit } from "./flow_control.ts";
+import { compress, type CompressionFormat, decompress } from "./compression.ts";
+import { crc32 } from "./crc32.ts";
 import { DEFAULT_MAX_FRAME_SIZE, isOddId, MAX_CMD, readUint32, type RequestId } from "./frame.ts";
 import { FrameDecoder } from "./frame_decoder.ts";
-import { FrameWriter } from "./frame_writer.ts";
+import { FrameWriter, type LaterFrame } from "./frame_writer.ts";
 import { IncomingRequest } from "./incoming_request.ts";
 import { MessageStream } from "./message_stream.ts";
 import { type Handler, type HandlerResult, Mux, type PushHandler } from "./mux.ts";
@@ -59,6 +61,28 @@ export interface ConnectionOptions {
   streamHighWaterMark?: number;
   /** Largest extension block (per-call metadata) accepted from the peer. Default 8 KiB. */
   maxMetadataSize?: number;
+  /**
+   * The payload codec (a name from src/codec/: "raw", "json", "msgpack"; default "raw").
+   * A client announces it in SETTINGS; a server refuses a client whose codec is not in
+   * its `codecs`.
+   */
+  codec?: string;
+  /** Server: the codecs it accepts (default raw, json, msgpack). */
+  codecs?: string[];
+  /**
+   * Client: compress payloads with this format once the server agrees (default: none).
+   * Both ends then compress payloads of at least `compressionThreshold` bytes, and keep a
+   * payload as it is when compressing would not shrink it. Server: false refuses; by
+   * default it accepts gzip, deflate and deflate-raw.
+   */
+  compression?: CompressionFormat | false;
+  /** Payloads smaller than this are never compressed. Default 1 KiB. */
+  compressionThreshold?: number;
+  /**
+   * Client: true asks for a CRC-32 on every call frame, both ways; a mismatch fails that
+   * call with `data_loss`. Server: false refuses; by default it accepts.
+   */
+  checksum?: boolean;
   /** Default for `CallOptions.nonBlocking`. */
   nonBlocking?: boolean;
   /** Connection-level failures (bad frames, transport errors) and handler errors land here. */
@@ -127,6 +151,9 @@ function stringRecord(value: unknown): Record<string, string> {
 function agreedInterval(mine: number, theirs: number): number {
   return mine > 0 && theirs > 0 ? Math.min(mine, theirs) : 0;
 }
+
+/** The CompressionStream formats every runtime weft supports has (src/compression.ts). */
+const COMPRESSION_FORMATS: readonly string[] = ["gzip", "deflate", "deflate-raw"];
 
 /** How many recently reset stream ids to remember, so their late frames are dropped. */
 const RESET_MEMORY = 1024;
@@ -218,6 +245,20 @@ export class Connection {
   #deferredExt: Map<RequestId, Uint8Array> | null = null;
   /** Server: held calls whose block is still to come in an EXT frame. */
   #awaitingExt: Set<RequestId> | null = null;
+  #codecOption: string;
+  #codecsAccepted: readonly string[];
+  #compressionOption: CompressionFormat | false | undefined;
+  #compressionThreshold: number;
+  #checksumOption: boolean | undefined;
+  /** The agreed compression format, or null. */
+  #compression: CompressionFormat | null = null;
+  #checksum = false;
+  /** Compression or checksums agreed: call frames take the slow path of #sendFrame. */
+  #transforming = false;
+  /** Frames that arrived behind a payload being decompressed, in order; null when none. */
+  #inflating: Array<[RequestId, number, number, Uint8Array]> | null = null;
+  #inflated: Promise<void> | null = null;
+  #inflatedResolve: (() => void) | null = null;
 
   #host: CallHost;
   readonly #onFrame = (id: RequestId, flags: number, cmd: number, payload: Uint8Array) =>
@@ -237,6 +278,11 @@ export class Connection {
     this.#metadata = options.metadata ?? {};
     this.#exposeErrors = options.exposeErrors ?? false;
     this.#maxMetadataSize = options.maxMetadataSize ?? DEFAULT_MAX_METADATA_SIZE;
+    this.#codecOption = options.codec ?? "raw";
+    this.#codecsAccepted = options.codecs ?? ["raw", "json", "msgpack"];
+    this.#compressionOption = options.compression;
+    this.#compressionThreshold = options.compressionThreshold ?? 1024;
+    this.#checksumOption = options.checksum;
     this.#authenticate = role === "server" ? options.authenticate : undefined;
     if (this.#authenticate !== undefined) {
       this.#authPending = true;
@@ -269,6 +315,21 @@ export class Connection {
   /** The metadata the peer sent in the handshake (a server reads its client's here). */
   get peerMetadata(): Readonly<Record<string, string>> {
     return this.#peerMetadata;
+  }
+
+  /** The payload codec of this connection: this end's option, or (server) the client's. */
+  get codec(): string {
+    return this.#codecOption;
+  }
+
+  /** The compression format agreed with the peer, or null. */
+  get compression(): CompressionFormat | null {
+    return this.#compression;
+  }
+
+  /** True once both ends agreed to checksum every call frame. */
+  get checksummed(): boolean {
+    return this.#checksum;
   }
 
   /** The weft protocol version agreed with the peer; 0 while (or if) it speaks plain qrpc. */
@@ -312,7 +373,7 @@ export class Connection {
       if (options !== undefined && (options.metadata !== undefined || options.timeout !== undefined)) {
         this.#writeCall(id, flags, cmd, payload, { metadata: options.metadata, timeout: options.timeout });
       } else {
-        this.#writer.write(id, flags, cmd, payload);
+        this.#sendFrame(id, flags, cmd, payload, undefined);
       }
       return call.response;
     } catch (error) {
@@ -347,7 +408,7 @@ export class Connection {
     this.#checkCmd(cmd);
     this.#checkPayload(payload);
     if (this.#state === CLOSED) throw this.#closeError ?? new RpcError("unavailable", "connection is closed");
-    this.#writer.write(this.#nextPushId(), Flags.Push | this.#helloBit, cmd, payload);
+    this.#sendFrame(this.#nextPushId(), Flags.Push | this.#helloBit, cmd, payload, undefined);
   }
 
   /**
@@ -396,6 +457,7 @@ export class Connection {
         let rest = value;
         for (;;) {
           const used = this.#decoder.decode(rest, this.#onFrame, SLICE_FRAMES);
+          if (this.#inflated !== null) await this.#inflated; // keeps what waits behind it to one chunk
           if (used === rest.length) break;
           rest = rest.subarray(used);
           await null; // see SLICE_FRAMES
@@ -424,6 +486,10 @@ export class Connection {
 
   #dispatch(id: RequestId, flags: number, cmd: number, payload: Uint8Array): void {
     if (this.#state === CLOSED) return;
+    if (this.#inflating !== null) {
+      this.#inflating.push([id, flags, cmd, payload]);
+      return;
+    }
     if (this.#held !== null && (flags & WEFT_BITS) !== WeftFlags.Control) return this.#hold(id, flags, cmd, payload);
     if ((flags & SPECIAL_BITS) !== 0) return this.#dispatchSpecial(id, flags, cmd, payload);
     this.#route(id, flags, cmd, payload, undefined);
@@ -467,7 +533,10 @@ export class Connection {
     if ((flags & Flags.StreamRst) !== 0 && (flags & Flags.Push) === 0) {
       return isOddId(id) === this.#oddIdsAreOurs ? this.#calls.get(id)?.onReset(cmd, payload) : this.#peerReset(id, cmd);
     }
-    if ((flags & Flags.Codec) !== 0) return this.#unknownCodec(id, flags, cmd);
+    if ((flags & Flags.Codec) !== 0) {
+      if (this.#compression !== null) return this.#inflate(id, flags & ~Flags.Codec, cmd, payload, undefined);
+      return this.#unknownCodec(id, flags, cmd);
+    }
     this.#receivePush(flags, cmd, payload);
   }
 
@@ -480,16 +549,71 @@ export class Connection {
     } catch (error) {
       return this.#unreadableExtensions(id, flags, cmd, error as ExtensionError);
     }
+    if (ext.checksum !== undefined) {
+      const actual = crc32(body);
+      if (actual !== ext.checksum) {
+        const message = `cmd ${cmd}: checksum mismatch (CRC-32 ${hex32(actual)}, the sender said ${hex32(ext.checksum)})`;
+        return this.#failExchange(id, flags, new RpcError("data_loss", message));
+      }
+    }
+    if ((flags & Flags.Codec) !== 0 && this.#compression !== null) {
+      return this.#inflate(id, flags & ~Flags.Codec, cmd, body, ext);
+    }
     if ((flags & SPECIAL_BITS) !== 0) return this.#dispatchSpecial(id, flags, cmd, body);
     this.#route(id, flags, cmd, body, ext);
+  }
+
+  /**
+   * A compressed payload: decompressed off the read loop, while the frames after it wait
+   * (in order) behind it. Corrupt or oversized, it fails its exchange alone.
+   */
+  #inflate(id: RequestId, flags: number, cmd: number, payload: Uint8Array, ext: Extensions | undefined): void {
+    this.#inflating = [];
+    this.#inflated ??= new Promise((resolve) => (this.#inflatedResolve = resolve));
+    decompress(payload, this.#compression!, this.maxFrameSize - 12)
+      .then(
+        (plain) => {
+          if (this.#state === CLOSED) return;
+          if ((flags & SPECIAL_BITS) !== 0) this.#dispatchSpecial(id, flags, cmd, plain);
+          else this.#route(id, flags, cmd, plain, ext);
+        },
+        (error) => {
+          const code: ErrorCode = error instanceof RpcError ? error.code : "data_loss";
+          this.#failExchange(id, flags, new RpcError(code, `cmd ${cmd}: ${(error as Error)?.message ?? error}`));
+        },
+      )
+      .then(() => this.#drainInflating());
+  }
+
+  /** Dispatches what waited behind a decompression, until another one starts. */
+  #drainInflating(): void {
+    const waiting = this.#inflating ?? [];
+    this.#inflating = null;
+    for (let i = 0; i < waiting.length; i++) {
+      const [id, flags, cmd, payload] = waiting[i];
+      this.#dispatch(id, flags, cmd, payload);
+      if (this.#inflating !== null) {
+        (this.#inflating as Array<[RequestId, number, number, Uint8Array]>).push(...waiting.slice(i + 1));
+        return;
+      }
+    }
+    this.#inflated = null;
+    this.#inflatedResolve?.();
+    this.#inflatedResolve = null;
   }
 
   /** A block over the limit or malformed fails its exchange, and nothing else. */
   #unreadableExtensions(id: RequestId, flags: number, cmd: number, problem: ExtensionError): void {
     const code: ErrorCode = problem.tooLarge ? "resource_exhausted" : "internal";
     const what = problem.tooLarge ? "" : "malformed extension block: ";
-    const error = new RpcError(code, `cmd ${cmd}: ${what}${problem.message}`);
+    this.#failExchange(id, flags, new RpcError(code, `cmd ${cmd}: ${what}${problem.message}`));
+  }
+
+  /** A frame this end cannot read fails the exchange it belongs to, and nothing else. */
+  #failExchange(id: RequestId, flags: number, error: RpcError): void {
+    const code = error.code;
     this.#report(error);
+    if ((flags & Flags.Push) !== 0) return;
     if (isOddId(id) === this.#oddIdsAreOurs) {
       const call = this.#calls.get(id);
       if (call === undefined) return;
@@ -501,9 +625,10 @@ export class Connection {
     const open = (flags & Flags.Stream) !== 0 && (flags & Flags.StreamEnd) === 0;
     const request = this.#incoming.get(id);
     if (request !== undefined) {
+      const streamOpen = request.isStream && !request.stream.senderDone;
       request.abort(error);
       this.#untrack(request);
-      this.#refuse(id, code, !request.stream.senderDone, error.message);
+      this.#refuse(id, code, streamOpen, error.message);
       return this.#checkDrained();
     }
     this.#refuse(id, code, open, error.message);
@@ -714,7 +839,7 @@ export class Connection {
         return this.#settle(request);
       }
     }
-    this.#writer.write(request.id, 0, cmd, payload);
+    this.#sendFrame(request.id, 0, cmd, payload, undefined);
     this.#settle(request);
   }
 
@@ -770,7 +895,7 @@ export class Connection {
           credit.consume(chunk.length);
         }
         if (opened) {
-          this.#writer.write(request.id, Flags.Stream, cmd, chunk);
+          this.#sendFrame(request.id, Flags.Stream, cmd, chunk, undefined);
         } else {
           opened = true;
           const ext = { flowControlled: credit !== null, metadata: request.takeReplyMetadata() };
@@ -931,6 +1056,9 @@ export class Connection {
       maxFrameSize: this.maxFrameSize,
       window: this.#streamHighWaterMark,
       maxMetadataSize: this.#maxMetadataSize,
+      codecs: [...this.#codecsAccepted],
+      compression: this.#compressionOption === false ? [] : [...COMPRESSION_FORMATS],
+      checksum: this.#checksumOption === false ? [] : ["crc32"],
     };
     this.#sendControl(Op.Hello, encodeControl(hello));
   }
@@ -971,10 +1099,22 @@ export class Connection {
     this.#helloBit = 0;
     const version = Math.max(0, ...hello.versions.filter((v) => PROTOCOL_VERSIONS.includes(v)));
     if (version === 0) return; // no common version: stay plain qrpc
+    if (Array.isArray(hello.codecs) && !hello.codecs.includes(this.#codecOption)) {
+      const error = new RpcError(
+        "unimplemented",
+        `the server does not read codec "${this.#codecOption}" (it reads: ${hello.codecs.join(", ")})`,
+      );
+      this.#report(error);
+      this.#writer.abort(error);
+      return this.#shutDown(error, error);
+    }
     this.#weftPeer = true;
     this.#extended = true;
     this.#version = version;
     this.#useWindows(Number(hello.window) || 0);
+    const wanted = this.#compressionOption;
+    const compression = wanted && Array.isArray(hello.compression) && hello.compression.includes(wanted) ? wanted : null;
+    const checksum = this.#checksumOption === true && Array.isArray(hello.checksum) && hello.checksum.includes("crc32");
     const heartbeat = agreedInterval(this.#heartbeatOption, Number(hello.heartbeat) || 0);
     const settings: SettingsMessage = {
       version,
@@ -983,13 +1123,42 @@ export class Connection {
       metadata: this.#metadata,
       window: this.#streamHighWaterMark,
       maxMetadataSize: this.#maxMetadataSize,
+      codec: this.#codecOption,
+      compression,
+      checksum: checksum ? "crc32" : null,
     };
     this.#sendControl(Op.Settings, encodeControl(settings));
+    // From SETTINGS on, both ends compress and checksum as agreed.
+    this.#useTransforms(compression, checksum);
     // Calls sent before the handshake wait on the server for their blocks: here they are.
     const deferred = this.#deferredExt;
     this.#deferredExt = null;
     if (deferred !== null) for (const [id, block] of deferred) this.#writer.write(id, WeftFlags.Control, Op.Ext, block);
     this.#startHeartbeat(heartbeat);
+  }
+
+  /** Server: a codec, compression format or checksum it does not offer refuses the connection. */
+  #refusedSettings(settings: SettingsMessage): [ErrorCode, string] | null {
+    if (settings.codec !== undefined && !this.#codecsAccepted.includes(String(settings.codec))) {
+      return ["unimplemented", `unknown codec "${settings.codec}" (this server reads: ${this.#codecsAccepted.join(", ")})`];
+    }
+    const compression = settings.compression;
+    if (compression !== undefined && compression !== null) {
+      if (this.#compressionOption === false || !COMPRESSION_FORMATS.includes(String(compression))) {
+        return ["unimplemented", `compression "${compression}" is not offered by this server`];
+      }
+    }
+    const checksum = settings.checksum;
+    if (checksum !== undefined && checksum !== null && (checksum !== "crc32" || this.#checksumOption === false)) {
+      return ["unimplemented", `checksum "${checksum}" is not offered by this server`];
+    }
+    return null;
+  }
+
+  #useTransforms(compression: CompressionFormat | null, checksum: boolean): void {
+    this.#compression = compression;
+    this.#checksum = checksum;
+    this.#transforming = compression !== null || checksum;
   }
 
   /** Client: a reply came before any HELLO, so the server speaks plain qrpc. */
@@ -1016,8 +1185,12 @@ export class Connection {
   #receiveSettings(settings: SettingsMessage): void {
     if (this.role !== "server" || !this.#weftPeer || this.#version !== 0) return;
     if (!PROTOCOL_VERSIONS.includes(settings.version)) throw new TypeError(`unknown version ${settings.version}`);
+    const refusal = this.#refusedSettings(settings);
+    if (refusal !== null) return this.#refuseConnection(refusal[0], refusal[1]);
     this.#version = settings.version;
     this.#useWindows(Number(settings.window) || 0);
+    if (typeof settings.codec === "string") this.#codecOption = settings.codec;
+    this.#useTransforms((settings.compression as CompressionFormat | null | undefined) ?? null, settings.checksum === "crc32");
     this.#peerMetadata = Object.freeze(stringRecord(settings.metadata));
     this.#startHeartbeat(agreedInterval(this.#heartbeatOption, Number(settings.heartbeat) || 0));
     const authenticate = this.#authenticate;
@@ -1086,16 +1259,50 @@ export class Connection {
       (this.#deferredExt ??= new Map()).set(id, encodeExtensions({ metadata: ext.metadata, timeout: ext.timeout }));
       flags |= WeftFlags.Control;
     }
-    this.#writer.write(id, flags, cmd, payload);
+    this.#sendFrame(id, flags, cmd, payload, undefined);
   }
 
   /** Writes a call's frame, with its block when there is one and the peer reads blocks. */
   #writeExtended(id: RequestId, flags: number, cmd: number, payload: Uint8Array, ext: Extensions): void {
-    if (this.#extended && hasExtensions(ext)) {
+    this.#sendFrame(id, flags, cmd, payload, ext);
+  }
+
+  /**
+   * Every call frame (request, reply, stream frame, push) leaves through here: with its
+   * block when it has one and the peer reads blocks, compressed and checksummed when agreed.
+   */
+  #sendFrame(id: RequestId, flags: number, cmd: number, payload: Uint8Array, ext: Extensions | undefined): void {
+    if (this.#transforming) return this.#sendTransformed(id, flags, cmd, payload, ext);
+    if (ext !== undefined && this.#extended && hasExtensions(ext)) {
       this.#writer.writeWithPrefix(id, flags | WeftFlags.Extended, cmd, encodeExtensions(ext), payload);
     } else {
       this.#writer.write(id, flags, cmd, payload);
     }
+  }
+
+  #sendTransformed(id: RequestId, flags: number, cmd: number, payload: Uint8Array, ext: Extensions | undefined): void {
+    const format = this.#compression;
+    if (format === null || payload.length < this.#compressionThreshold) {
+      const made = this.#finishFrame(flags, payload, ext);
+      if (made.prefix === null) this.#writer.write(id, made.flags, cmd, made.payload);
+      else this.#writer.writeWithPrefix(id, made.flags, cmd, made.prefix, made.payload);
+      return;
+    }
+    // Compression is asynchronous: the writer holds the frames after this one until it is done.
+    const made = compress(payload, format).then(
+      (packed) => packed.length < payload.length
+        ? this.#finishFrame(flags | Flags.Codec, packed, ext)
+        : this.#finishFrame(flags, payload, ext), // it would not shrink: sent as it is (qrpc's rule)
+      () => this.#finishFrame(flags, payload, ext),
+    );
+    this.#writer.writeLater(id, cmd, made);
+  }
+
+  /** A frame's final flags, block and payload: the checksum covers the payload as sent. */
+  #finishFrame(flags: number, payload: Uint8Array, ext: Extensions | undefined): LaterFrame {
+    if (this.#checksum) ext = { ...ext, checksum: crc32(payload) };
+    if (ext === undefined || !hasExtensions(ext)) return { flags, prefix: null, payload };
+    return { flags: flags | WeftFlags.Extended, prefix: encodeExtensions(ext), payload };
   }
 
   // ---- calling ---------------------------------------------------------------------
@@ -1130,7 +1337,7 @@ export class Connection {
       },
       write: (id, flags, cmd, payload, ext) => {
         if (this.#state === CLOSED) return;
-        if (ext === undefined) this.#writer.write(id, flags, cmd, payload);
+        if (ext === undefined) this.#sendFrame(id, flags, cmd, payload, undefined);
         else this.#writeCall(id, flags, cmd, payload, ext);
       },
       writable: async () => {
@@ -1271,4 +1478,8 @@ export class Connection {
       // An error hook that throws must not take the connection down with it.
     }
   }
+}
+
+function hex32(value: number): string {
+  return value.toString(16).padStart(8, "0");
 }

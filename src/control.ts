@@ -51,6 +51,12 @@ export interface HelloMessage {
   window?: number;
   /** Largest extension block (metadata) the server accepts. */
   maxMetadataSize?: number;
+  /** Payload codecs the server reads (names, as in src/codec/). */
+  codecs?: string[];
+  /** Compression formats the server accepts (CompressionStream names). */
+  compression?: string[];
+  /** Checksums the server accepts ("crc32"). */
+  checksum?: string[];
 }
 
 /** SETTINGS: what the client takes. */
@@ -64,6 +70,12 @@ export interface SettingsMessage {
   window?: number;
   /** Largest extension block (metadata) the client accepts. */
   maxMetadataSize?: number;
+  /** The codec the client's payloads use. */
+  codec?: string;
+  /** The compression format both ends use from now on, or null. */
+  compression?: string | null;
+  /** "crc32": every call frame carries a CRC-32 of its payload from now on; or null. */
+  checksum?: string | null;
 }
 
 /** ERROR: why the sender refuses the connection. */

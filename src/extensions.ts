@@ -26,6 +26,8 @@ export interface Extensions {
   trailers?: Metadata;
   /** The sender respects the receiver's flow-control window on this half of the stream. */
   flowControlled?: boolean;
+  /** CRC-32 of the frame's own payload as sent (compressed, if it is), when negotiated. */
+  checksum?: number;
 }
 
 export const Tag = {
@@ -35,6 +37,7 @@ export const Tag = {
   TrailerString: 4,
   TrailerBytes: 5,
   FlowControlled: 6,
+  Checksum: 7,
 } as const;
 
 /** Default limit on a block's size, as gRPC's default limit on metadata (8 KiB). */
@@ -56,7 +59,8 @@ const MAX_KEY_BYTES = 0xffff;
 
 /** True when there is something to send. */
 export function hasExtensions(ext: Extensions): boolean {
-  return ext.timeout !== undefined || ext.flowControlled === true || !isEmpty(ext.metadata) ||
+  return ext.timeout !== undefined || ext.flowControlled === true || ext.checksum !== undefined ||
+    !isEmpty(ext.metadata) ||
     !isEmpty(ext.trailers);
 }
 
@@ -85,6 +89,7 @@ export function encodeExtensions(ext: Extensions): Uint8Array {
   const parts: Array<[number, Uint8Array]> = [];
   if (ext.timeout !== undefined) parts.push([Tag.Timeout, uint32(Math.max(0, Math.min(0xffffffff, Math.ceil(ext.timeout))))]);
   if (ext.flowControlled === true) parts.push([Tag.FlowControlled, EMPTY]);
+  if (ext.checksum !== undefined) parts.push([Tag.Checksum, uint32(ext.checksum)]);
   addMetadata(parts, ext.metadata, Tag.MetadataString, Tag.MetadataBytes);
   addMetadata(parts, ext.trailers, Tag.TrailerString, Tag.TrailerBytes);
   let size = 4;
@@ -155,6 +160,10 @@ export function decodeExtensions(payload: Uint8Array, limit: number): { ext: Ext
         break;
       case Tag.FlowControlled:
         ext.flowControlled = true;
+        break;
+      case Tag.Checksum:
+        if (length !== 4) throw new ExtensionError("checksum entry must be 4 bytes");
+        ext.checksum = view.getUint32(start);
         break;
       case Tag.MetadataString:
       case Tag.MetadataBytes:

@@ -41,6 +41,9 @@ export class FrameWriter {
   #batching = false;
   #pendingBytes = 0;
   #turnTimer: ReturnType<typeof setTimeout> | undefined = undefined;
+  /** Frames behind one still being made (writeLater), in order; null when none. */
+  #waiting: WaitingFrame[] | null = null;
+  #idle: (() => void) | null = null;
   readonly #flush = () => this.flush();
   readonly #endTurn = () => {
     this.#turnTimer = undefined;
@@ -56,6 +59,7 @@ export class FrameWriter {
   /** Queues one frame; it goes out with the others of this tick. */
   write(id: RequestId, flags: number, cmd: number, payload: Uint8Array): void {
     if (this.#closed) return;
+    if (this.#waiting !== null) return this.#wait(id, flags, cmd, null, payload);
     const size = payload.length;
     if (size >= COPY_LIMIT) {
       this.#reserve(HEADER_SIZE);
@@ -78,6 +82,7 @@ export class FrameWriter {
    */
   writeWithPrefix(id: RequestId, flags: number, cmd: number, prefix: Uint8Array, payload: Uint8Array): void {
     if (this.#closed) return;
+    if (this.#waiting !== null) return this.#wait(id, flags, cmd, prefix, payload);
     const size = prefix.length + payload.length;
     const inline = payload.length < COPY_LIMIT;
     this.#reserve(HEADER_SIZE + prefix.length + (inline ? payload.length : 0));
@@ -92,6 +97,47 @@ export class FrameWriter {
       this.#queued.push(payload);
     }
     this.#written(HEADER_SIZE + size);
+  }
+
+  /**
+   * Queues a frame whose bytes are still being made (a payload being compressed). Frames
+   * written after it wait behind it, so the connection's order holds. `frame` must not reject.
+   */
+  writeLater(id: RequestId, cmd: number, frame: Promise<LaterFrame>): void {
+    if (this.#closed) return;
+    const entry: WaitingFrame = { id, flags: 0, cmd, prefix: null, payload: EMPTY, ready: false };
+    (this.#waiting ??= []).push(entry);
+    frame.then((made) => {
+      entry.flags = made.flags;
+      entry.prefix = made.prefix;
+      entry.payload = made.payload;
+      entry.ready = true;
+      this.#release();
+    });
+  }
+
+  #wait(id: RequestId, flags: number, cmd: number, prefix: Uint8Array | null, payload: Uint8Array): void {
+    this.#waiting!.push({ id, flags, cmd, prefix, payload, ready: true });
+  }
+
+  /** Writes the waiting frames that are ready, in order, up to the first one still being made. */
+  #release(): void {
+    const waiting = this.#waiting;
+    if (waiting === null) return;
+    let next = 0;
+    while (next < waiting.length && waiting[next].ready) next++;
+    const ready = waiting.splice(0, next);
+    this.#waiting = null; // so the ready ones are encoded now
+    for (const frame of ready) {
+      if (frame.prefix === null) this.write(frame.id, frame.flags, frame.cmd, frame.payload);
+      else this.writeWithPrefix(frame.id, frame.flags, frame.cmd, frame.prefix, frame.payload);
+    }
+    if (waiting.length > 0) {
+      this.#waiting = waiting;
+    } else if (this.#idle !== null) {
+      this.#idle();
+      this.#idle = null;
+    }
   }
 
   /** Schedules the flush of what was just encoded. */
@@ -143,6 +189,8 @@ export class FrameWriter {
   /** Flushes, then closes the stream (a graceful end of the byte stream). */
   async close(): Promise<void> {
     if (this.#closed) return;
+    if (this.#waiting !== null) await new Promise<void>((resolve) => (this.#idle = resolve));
+    if (this.#closed) return;
     this.flush();
     this.#stopTimer();
     this.#closed = true;
@@ -193,3 +241,18 @@ export class FrameWriter {
     this.#end = pending.length;
   }
 }
+
+/** A frame made asynchronously: its final flags, its block (if any) and its payload. */
+export interface LaterFrame {
+  flags: number;
+  prefix: Uint8Array | null;
+  payload: Uint8Array;
+}
+
+interface WaitingFrame extends LaterFrame {
+  id: RequestId;
+  cmd: number;
+  ready: boolean;
+}
+
+const EMPTY = new Uint8Array(0);

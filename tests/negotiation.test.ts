@@ -76,6 +76,9 @@ describe("negotiation", () => {
       maxFrameSize: 10485760,
       window: 1048576,
       maxMetadataSize: 8192,
+      codecs: ["raw", "json", "msgpack"],
+      compression: ["gzip", "deflate", "deflate-raw"],
+      checksum: ["crc32"],
     });
     expect(str((await raw.readFrame()).subarray(16))).toBe("hello world xu");
     raw.close();
