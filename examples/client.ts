@@ -3,6 +3,7 @@
  * Run alone against a running server:  node --import tsx examples/client.ts 7000
  */
 import type { Connection } from "../mod.ts";
+import { msgpack } from "../src/codec/codec.ts";
 import { connect } from "./adapter.ts";
 import { Cmd } from "./server.ts";
 
@@ -11,7 +12,8 @@ const decoder = new TextDecoder();
 const log = (line: string) => console.log(`  [client] ${line}`);
 
 export async function runClient(port: number): Promise<void> {
-  const conn: Connection = await connect({ port });
+  // gzip for payloads over 1 KiB and a CRC-32 on every frame, if the server agrees.
+  const conn: Connection = await connect({ port, codec: "msgpack", compression: "gzip", checksum: true });
 
   // The server may call us: serve Confirm on this connection.
   conn.handle(Cmd.Confirm, (req) => {
@@ -72,6 +74,15 @@ export async function runClient(port: number): Promise<void> {
   console.log("8. push, both ways (the server answers with a push to all)");
   conn.push(Cmd.Presence, encoder.encode("client online"));
   await announcement;
+
+  console.log("9. metadata, deadline and trailers; MessagePack values (bytes stay bytes)");
+  const profile = await conn.request(Cmd.Profile, msgpack.encode({ id: 7 }), {
+    metadata: { user: "ada" },
+    timeout: 2000,
+  });
+  const value = msgpack.decode(profile.payload) as { id: number; user: string; msLeft: number; avatar: Uint8Array };
+  log(`profile ${value.id} for ${value.user}, ${value.msLeft} ms left, avatar of ${value.avatar.length} bytes`);
+  log(`trailer served-by: ${profile.trailers["served-by"]}; compression ${conn.compression}, CRC-32 ${conn.checksummed}`);
 
   await conn.close();
 }

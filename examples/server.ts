@@ -2,6 +2,7 @@
  * A weft server showing every mode. Run alone with a port to serve forever:
  *   node --import tsx examples/server.ts 7000     (or: bun examples/server.ts 7000)
  */
+import { msgpack } from "../src/codec/codec.ts";
 import { RpcError, Server } from "../mod.ts";
 import { listen } from "./adapter.ts";
 
@@ -14,6 +15,7 @@ export const Cmd = {
   Confirm: 100, // served by the client
   Announce: 200, // pushed by the server
   Presence: 201, // pushed by a client
+  Profile: 6, // metadata in, trailers out, MessagePack payloads
 } as const;
 
 const encoder = new TextEncoder();
@@ -58,6 +60,14 @@ export function createServer(): Server {
     const answer = await req.connection.request(Cmd.Confirm, encoder.encode(`deploy ${target}?`), { timeout: 5000 });
     if (decoder.decode(answer.payload) !== "yes") throw new RpcError("aborted", "the client said no");
     return encoder.encode(`deployed ${target}`);
+  });
+
+  // Beyond qrpc: the caller's metadata and deadline come in, trailers go out; values as MessagePack.
+  server.handle(Cmd.Profile, (req) => {
+    const { id } = msgpack.decode(req.payload) as { id: number };
+    req.trailers["served-by"] = "example-server";
+    const msLeft = req.deadline === undefined ? null : Math.round((req.deadline - Date.now()) / 100) * 100;
+    return msgpack.encode({ id, user: req.metadata["user"], msLeft, avatar: new Uint8Array([0xca, 0xfe]) });
   });
 
   // Push, both ways: when a client pushes its presence, announce it to every connection.

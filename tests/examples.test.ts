@@ -28,6 +28,8 @@ describe("examples", () => {
     expect(output).toContain("[client] hello, weft");
     expect(output).toContain("[client] tick 3/3");
     expect(output).toContain("[client] stored 3584 bytes");
+    expect(output).toContain("[client] profile 7 for ada, 2000 ms left, avatar of 2 bytes");
+    expect(output).toContain("trailer served-by: example-server; compression gzip, CRC-32 true");
     expect(output).toContain("[client] echo: HOW ARE YOU");
     expect(output).toContain("[client] server asks: deploy v2? -> yes");
     expect(output).toContain("[client] deployed v2");
