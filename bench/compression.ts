@@ -2,7 +2,7 @@
  * Payload compression cost: src/compression.ts (CompressionStream / DecompressionStream)
  * on JSON-like text and on random bytes, per format, against the runtime's synchronous
  * node:zlib doing the same work (a reference for how much of the time is the async
- * stream machinery, not usable from src/). Runs in about 8 s.
+ * stream machinery, not usable from src/). Runs in about 10 s.
  *
  *   npx bun bench/compression.ts [--json]
  *   npx deno run -A bench/compression.ts [--json]
