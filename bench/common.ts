@@ -417,3 +417,41 @@ export class CpuMeter {
     this.server = 0;
   }
 }
+
+/** Upper bound on calls per measured phase, so every loop stops by itself. */
+export const MAX_CALLS = 50_000_000;
+
+/**
+ * Closed-loop calls: `inFlight` lanes, each issuing `call()` as soon as its previous one
+ * completed, until `ms` pass. One clock read per call: a lane's previous completion is its
+ * next issue time. Each call's latency goes into `hist`. `onStall` runs if the phase
+ * overruns by 10 s (it should break the connection, so the lanes fail).
+ */
+export async function runLanes(
+  call: () => Promise<void>,
+  inFlight: number,
+  ms: number,
+  hist: Histogram,
+  label: string,
+  onStall: () => void,
+): Promise<{ calls: number; seconds: number }> {
+  const start = performance.now();
+  const deadline = start + ms;
+  let calls = 0;
+  let last = start;
+  const lane = async () => {
+    let t = performance.now();
+    while (t < deadline && calls < MAX_CALLS) {
+      await call();
+      const now = performance.now();
+      hist.add(now - t);
+      calls++;
+      t = now;
+    }
+    if (t > last) last = t;
+  };
+  const lanes: Promise<void>[] = [];
+  for (let i = 0; i < inFlight; i++) lanes.push(lane());
+  await withTimeout(Promise.all(lanes), ms + 10_000, `${label} stalled (${calls} calls done)`, onStall);
+  return { calls, seconds: (last - start) / 1000 };
+}

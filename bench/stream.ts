@@ -68,6 +68,7 @@ import {
   PAYLOAD_SIZE,
   pinToCpu,
   runtime,
+  runLanes,
   runtimeVersion,
   type ServerChild,
   startServer,
@@ -96,7 +97,6 @@ const BULK_INFLIGHT = Math.floor(envNumber(process.env.BENCH_BULK_INFLIGHT, 4));
 const BULK_SIZE = Math.min(10 * 1024 * 1024 - 12, Math.floor(envNumber(process.env.BENCH_BULK_SIZE, 1024 * 1024)));
 /** Hard caps per slice, so every loop ends even if the clock misbehaves. */
 const MAX_REQUESTS_PER_SLICE = 100_000;
-const MAX_CALLS = 50_000_000;
 /** How long a slice may overrun before it counts as stalled: 10 s, plus one stream at 50 k messages/s. */
 const STREAM_SLACK_MS = 10_000 + STREAM_LEN / 50;
 /** CANCEL: weft stream lanes read the clock every this many messages (a power of two, minus one). */
@@ -566,35 +566,21 @@ class WeftBulkRunner implements Runner {
 
   async run(ms: number): Promise<void> {
     const conn = this.#conn;
-    const hist = this.totals.hist;
     this.totals.cpu.start();
-    const start = performance.now();
-    const deadline = start + ms;
-    let calls = 0;
-    let last = start;
-    const lane = async () => {
-      let t = performance.now();
-      while (t < deadline && calls < MAX_CALLS) {
+    const { calls, seconds } = await runLanes(
+      async () => {
         const response = await conn.request(ECHO_CMD, BULK, NON_BLOCKING);
-        const now = performance.now();
         if (response.payload.length !== BULK_SIZE) throw new Error(`bad echo: ${response.payload.length} bytes`);
-        hist.add(now - t);
-        calls++;
-        t = now;
-      }
-      if (t > last) last = t;
-    };
-    const lanes: Promise<void>[] = [];
-    for (let i = 0; i < this.concurrency; i++) lanes.push(lane());
-    await withTimeout(
-      Promise.all(lanes),
-      ms + 10_000,
-      `weft 1 MiB echo stalled (${calls} calls)`,
+      },
+      this.concurrency,
+      ms,
+      this.totals.hist,
+      "weft 1 MiB echo",
       () => conn.destroy(new Error("bench: stalled")),
     );
     this.totals.cpu.stop();
     this.totals.ops += calls;
-    this.totals.seconds += (last - start) / 1000;
+    this.totals.seconds += seconds;
   }
 
   reset(): void {

@@ -44,6 +44,7 @@ import {
   PAYLOAD_SIZE,
   pinToCpu,
   runtime,
+  runLanes,
   runtimeVersion,
   type ServerChild,
   startServer,
@@ -61,7 +62,6 @@ const PIN = process.env.BENCH_PIN === "1";
 /** Rows of one in-flight count take turns in slices of about this many seconds. */
 const SLICE = positive(process.env.BENCH_SLICE, 0.25);
 /** Hard cap on calls per row, so a loop ends even if the clock misbehaves. */
-const MAX_CALLS = 50_000_000;
 
 function positive(value: string | undefined, fallback: number): number {
   const n = Number(value);
@@ -257,31 +257,17 @@ async function weftPhase(
   hist: Histogram,
 ): Promise<{ calls: number; seconds: number }> {
   const options = nonBlocking ? NON_BLOCKING : undefined;
-  const start = performance.now();
-  const deadline = start + ms;
-  let calls = 0;
-  let last = start;
-  const lane = async () => {
-    let t = performance.now();
-    while (t < deadline && calls < MAX_CALLS) {
+  return await runLanes(
+    async () => {
       const response = await conn.request(ECHO_CMD, PAYLOAD, options);
-      const now = performance.now();
       if (response.payload.length !== PAYLOAD_SIZE) throw new Error(`bad echo: ${response.payload.length} bytes`);
-      hist.add(now - t);
-      calls++;
-      t = now;
-    }
-    if (t > last) last = t;
-  };
-  const lanes: Promise<void>[] = [];
-  for (let i = 0; i < inFlight; i++) lanes.push(lane());
-  await withTimeout(
-    Promise.all(lanes),
-    ms + 10_000,
-    `weft stalled (${calls} calls done)`,
+    },
+    inFlight,
+    ms,
+    hist,
+    "weft",
     () => conn.destroy(new Error("bench: stalled")),
   );
-  return { calls, seconds: (last - start) / 1000 };
 }
 
 class WeftRunner implements Runner {

@@ -27,12 +27,13 @@ import {
   ExtensionError,
   type Extensions,
   hasExtensions,
+  hasMetadata,
 } from "./extensions.ts";
 import { Flags, STREAM_BITS } from "./flags.ts";
 import { FRAME_OVERHEAD, SendCredit } from "./flow_control.ts";
 import { compress, type CompressionFormat, decompress } from "./compression.ts";
 import { crc32 } from "./crc32.ts";
-import { DEFAULT_MAX_FRAME_SIZE, isOddId, MAX_CMD, readUint32, type RequestId } from "./frame.ts";
+import { DEFAULT_MAX_FRAME_SIZE, isOddId, MAX_CMD, readUint32, type RequestId, uint32Bytes } from "./frame.ts";
 import { FrameDecoder } from "./frame_decoder.ts";
 import { FrameWriter, type LaterFrame } from "./frame_writer.ts";
 import { IncomingRequest } from "./incoming_request.ts";
@@ -727,29 +728,8 @@ export class Connection {
    * the connection here; weft fails only the exchange the frame belongs to.
    */
   #unknownCodec(id: RequestId, flags: number, cmd: number): void {
-    const error = new RpcError(
-      "unimplemented",
-      `frame for cmd ${cmd} has the Codec flag (0x20), but no codec was negotiated on this connection`,
-    );
-    if ((flags & Flags.Push) !== 0) return this.#report(error);
-    if (isOddId(id) === this.#oddIdsAreOurs) {
-      const call = this.#calls.get(id);
-      if (call === undefined) return;
-      this.#writer.write(id, Flags.StreamRst, resetReasonOf("unimplemented"), EMPTY);
-      call.onClose(error);
-      this.#calls.delete(id);
-      return this.#checkDrained();
-    }
-    this.#report(error);
-    const request = this.#incoming.get(id);
-    if (request === undefined) {
-      return this.#refuse(id, "unimplemented", (flags & Flags.Stream) !== 0 && (flags & Flags.StreamEnd) === 0);
-    }
-    // A stream that turned unreadable midway: abort its handler, reset the caller.
-    request.abort(error);
-    this.#untrack(request);
-    this.#refuse(id, "unimplemented", true);
-    this.#checkDrained();
+    const message = `frame for cmd ${cmd} has the Codec flag (0x20), but no codec was negotiated on this connection`;
+    this.#failExchange(id, flags, new RpcError("unimplemented", message));
   }
 
   #receivePush(flags: number, cmd: number, payload: Uint8Array): void {
@@ -839,7 +819,7 @@ export class Connection {
       const metadata = request.takeReplyMetadata();
       const trailers = request.takeTrailers();
       if (metadata !== undefined || trailers !== undefined) {
-        this.#writeExtended(request.id, 0, cmd, payload, { metadata, trailers });
+        this.#sendFrame(request.id, 0, cmd, payload, { metadata, trailers });
         return this.#settle(request);
       }
     }
@@ -863,7 +843,7 @@ export class Connection {
   ): Promise<void> {
     this.#track(request);
     const iterator = toAsyncIterator(source);
-    const credit = this.#flowControl ? new SendCredit(this.#peerWindow) : null;
+    const credit = this.#newSendCredit();
     request.sendCredit = credit;
     let opened = false;
     let sent = 0;
@@ -903,14 +883,14 @@ export class Connection {
         } else {
           opened = true;
           const ext = { flowControlled: credit !== null, metadata: request.takeReplyMetadata() };
-          this.#writeExtended(request.id, Flags.Stream, cmd, chunk, ext);
+          this.#sendFrame(request.id, Flags.Stream, cmd, chunk, ext);
         }
         if (this.#writer.backpressured) await this.#writer.ready;
       }
       if (!request.finished) {
         const trailers = request.takeTrailers();
         const ext = opened ? { trailers } : { flowControlled: credit !== null, metadata: request.takeReplyMetadata(), trailers };
-        this.#writeExtended(request.id, STREAM_BITS, cmd, EMPTY, ext);
+        this.#sendFrame(request.id, STREAM_BITS, cmd, EMPTY, ext);
       }
       this.#settle(request);
     } catch (error) {
@@ -1258,17 +1238,12 @@ export class Connection {
    * greets (a plain qrpc server ignores both bits and never greets).
    */
   #writeCall(id: RequestId, flags: number, cmd: number, payload: Uint8Array, ext: Extensions): void {
-    if (this.#extended) return this.#writeExtended(id, flags, cmd, payload, ext);
-    if (this.#helloBit !== 0 && ext.metadata !== undefined && hasExtensions({ metadata: ext.metadata })) {
+    if (this.#extended) return this.#sendFrame(id, flags, cmd, payload, ext);
+    if (this.#helloBit !== 0 && hasMetadata(ext.metadata)) {
       (this.#deferredExt ??= new Map()).set(id, encodeExtensions({ metadata: ext.metadata, timeout: ext.timeout }));
       flags |= WeftFlags.Control;
     }
     this.#sendFrame(id, flags, cmd, payload, undefined);
-  }
-
-  /** Writes a call's frame, with its block when there is one and the peer reads blocks. */
-  #writeExtended(id: RequestId, flags: number, cmd: number, payload: Uint8Array, ext: Extensions): void {
-    this.#sendFrame(id, flags, cmd, payload, ext);
   }
 
   /**
@@ -1357,7 +1332,7 @@ export class Connection {
       },
       checkPayload: (payload) => this.#checkPayload(payload),
       newStream: (id, flowControlled) => this.#newStream(id, flowControlled),
-      sendCredit: () => (this.#flowControl ? new SendCredit(this.#peerWindow) : null),
+      sendCredit: () => this.#newSendCredit(),
     };
   }
 
@@ -1401,31 +1376,20 @@ export class Connection {
     return stream;
   }
 
+  /** Credit for a stream this side opens or replies on, when both ends do flow control. */
+  #newSendCredit(): SendCredit | null {
+    return this.#flowControl ? new SendCredit(this.#peerWindow) : null;
+  }
+
   #grantCredit(id: RequestId, bytes: number): void {
     if (this.#state === CLOSED) return;
-    const payload = new Uint8Array(4);
-    new DataView(payload.buffer).setUint32(0, Math.min(bytes, 0xffffffff));
-    this.#writer.write(id, WeftFlags.Control, Op.WindowUpdate, payload);
+    this.#writer.write(id, WeftFlags.Control, Op.WindowUpdate, uint32Bytes(Math.min(bytes, 0xffffffff)));
   }
 
   /** The peer sent past its window on one stream: that stream fails, nothing else. */
   #windowOverrun(id: RequestId): RpcError {
     const error = new RpcError("resource_exhausted", `the peer sent past the flow-control window on stream ${id}`);
-    this.#report(error);
-    this.#writer.write(id, Flags.StreamRst, resetReasonOf("resource_exhausted"), this.#resetBody(error.message, undefined));
-    if (isOddId(id) === this.#oddIdsAreOurs) {
-      const call = this.#calls.get(id);
-      this.#calls.delete(id);
-      call?.onClose(error);
-    } else {
-      const request = this.#incoming.get(id);
-      if (request !== undefined) {
-        request.abort(error);
-        this.#untrack(request);
-        this.#rememberReset(id);
-      }
-    }
-    this.#checkDrained();
+    this.#failExchange(id, Flags.Stream, error);
     return error;
   }
 

@@ -12,6 +12,7 @@
  */
 
 import { RpcError } from "./errors.ts";
+import { uint32Bytes } from "./frame.ts";
 
 /** Per-call metadata: string keys, string or byte values. */
 export type Metadata = Record<string, string | Uint8Array>;
@@ -60,14 +61,14 @@ const MAX_KEY_BYTES = 0xffff;
 /** True when there is something to send. */
 export function hasExtensions(ext: Extensions): boolean {
   return ext.timeout !== undefined || ext.flowControlled === true || ext.checksum !== undefined ||
-    !isEmpty(ext.metadata) ||
-    !isEmpty(ext.trailers);
+    hasMetadata(ext.metadata) || hasMetadata(ext.trailers);
 }
 
-function isEmpty(metadata: Metadata | undefined): boolean {
-  if (metadata === undefined) return true;
-  for (const _ in metadata) return false;
-  return true;
+/** True when there is at least one entry. */
+export function hasMetadata(metadata: Metadata | undefined): boolean {
+  if (metadata === undefined) return false;
+  for (const _ in metadata) return true;
+  return false;
 }
 
 /** Throws `invalid_argument` unless every value is a string or bytes: checked before a call starts. */
@@ -87,9 +88,9 @@ export function checkMetadata(metadata: Metadata | undefined): void {
 /** Encodes a block, its length prefix included: the bytes that go before the payload. */
 export function encodeExtensions(ext: Extensions): Uint8Array {
   const parts: Array<[number, Uint8Array]> = [];
-  if (ext.timeout !== undefined) parts.push([Tag.Timeout, uint32(Math.max(0, Math.min(0xffffffff, Math.ceil(ext.timeout))))]);
+  if (ext.timeout !== undefined) parts.push([Tag.Timeout, uint32Bytes(Math.max(0, Math.min(0xffffffff, Math.ceil(ext.timeout))))]);
   if (ext.flowControlled === true) parts.push([Tag.FlowControlled, EMPTY]);
-  if (ext.checksum !== undefined) parts.push([Tag.Checksum, uint32(ext.checksum)]);
+  if (ext.checksum !== undefined) parts.push([Tag.Checksum, uint32Bytes(ext.checksum)]);
   addMetadata(parts, ext.metadata, Tag.MetadataString, Tag.MetadataBytes);
   addMetadata(parts, ext.trailers, Tag.TrailerString, Tag.TrailerBytes);
   let size = 4;
@@ -201,10 +202,5 @@ function readMetadataEntry(into: Metadata, entry: Uint8Array, bytes: boolean): v
   }
 }
 
-function uint32(value: number): Uint8Array {
-  const out = new Uint8Array(4);
-  new DataView(out.buffer).setUint32(0, value);
-  return out;
-}
 
 const EMPTY = new Uint8Array(0);

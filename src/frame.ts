@@ -43,6 +43,11 @@ export function readUint32(bytes: Uint8Array, offset: number): number {
   );
 }
 
+/** A 32-bit big-endian integer as 4 bytes (extension entries, WINDOW_UPDATE). */
+export function uint32Bytes(value: number): Uint8Array {
+  return new Uint8Array([value >>> 24, value >>> 16, value >>> 8, value]);
+}
+
 /** Reads the 64-bit big-endian request id at `offset`. */
 export function readRequestId(bytes: Uint8Array, offset: number): RequestId {
   const high = readUint32(bytes, offset);

@@ -3,27 +3,22 @@
  * the last payload byte of the next call frame for a given cmd: a bit error the TCP checksum
  * missed, as far as the server can tell. Everything else passes through untouched.
  */
-import * as net from "node:net";
+import type * as net from "node:net";
+import { type Proxy, startProxy } from "./proxy.ts";
 
-export interface CorruptingProxy {
-  port: number;
+export interface CorruptingProxy extends Proxy {
   /** Corrupt the next client-to-server frame whose cmd is `cmd` and whose payload is not empty. */
   corruptNext(cmd: number): void;
   /** Frames corrupted so far. */
   readonly corrupted: number;
-  close(): void;
 }
 
 export async function startCorruptingProxy(targetPort: number): Promise<CorruptingProxy> {
   let armedFor: number | null = null;
   let corrupted = 0;
-  const sockets: net.Socket[] = [];
-  const server = net.createServer((downstream) => {
-    const upstream = net.connect({ port: targetPort, host: "127.0.0.1" });
-    sockets.push(downstream, upstream);
-    for (const socket of [downstream, upstream]) socket.on("error", () => {});
+  const proxy = await startProxy(targetPort, (client: net.Socket, server: net.Socket) => {
     let pending = new Uint8Array(0);
-    downstream.on("data", (chunk: Uint8Array) => {
+    client.on("data", (chunk: Uint8Array) => {
       const joined = new Uint8Array(pending.length + chunk.length);
       joined.set(pending);
       joined.set(chunk, pending.length);
@@ -40,25 +35,18 @@ export async function startCorruptingProxy(targetPort: number): Promise<Corrupti
           armedFor = null;
           corrupted++;
         }
-        upstream.write(frame.slice());
+        server.write(frame.slice());
         at += 4 + length;
       }
       pending = joined.slice(at);
     });
-    upstream.on("data", (chunk) => downstream.write(chunk));
-    downstream.on("close", () => upstream.destroy());
-    upstream.on("close", () => downstream.destroy());
+    server.on("data", (chunk) => client.write(chunk));
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return {
-    port: (server.address() as net.AddressInfo).port,
+    ...proxy,
     corruptNext: (cmd) => (armedFor = cmd),
     get corrupted() {
       return corrupted;
-    },
-    close() {
-      for (const socket of sockets) socket.destroy();
-      server.close();
     },
   };
 }

@@ -3,33 +3,17 @@
  * `freeze()` bytes in both directions are swallowed, which is what a half-open connection
  * (a peer whose machine vanished) looks like to the two ends.
  */
-import * as net from "node:net";
+import { type Proxy, startProxy } from "./proxy.ts";
 
-export interface FreezableProxy {
-  port: number;
+export interface FreezableProxy extends Proxy {
   freeze(): void;
-  close(): void;
 }
 
 export async function startFreezableProxy(targetPort: number): Promise<FreezableProxy> {
   let frozen = false;
-  const sockets: net.Socket[] = [];
-  const server = net.createServer((downstream) => {
-    const upstream = net.connect({ port: targetPort, host: "127.0.0.1" });
-    sockets.push(downstream, upstream);
-    for (const socket of [downstream, upstream]) socket.on("error", () => {});
-    downstream.on("data", (chunk) => frozen || upstream.write(chunk));
-    upstream.on("data", (chunk) => frozen || downstream.write(chunk));
-    downstream.on("close", () => upstream.destroy());
-    upstream.on("close", () => downstream.destroy());
+  const proxy = await startProxy(targetPort, (client, server) => {
+    client.on("data", (chunk) => frozen || server.write(chunk));
+    server.on("data", (chunk) => frozen || client.write(chunk));
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    freeze: () => (frozen = true),
-    close() {
-      for (const socket of sockets) socket.destroy();
-      server.close();
-    },
-  };
+  return { ...proxy, freeze: () => (frozen = true) };
 }
