@@ -7,7 +7,7 @@
  *
  * @module
  */
-export { Call, type CallOptions } from "./src/call.ts";
+export { Call, type CallOptions, PendingCall } from "./src/call.ts";
 export { type CloseOptions, Connection, type ConnectionOptions, type Role } from "./src/connection.ts";
 export {
   type ErrorCode,

@@ -365,25 +365,34 @@ export class Connection {
    */
   request(cmd: number, payload: Uint8Array = EMPTY, options?: CallOptions): Promise<Response> {
     try {
-      this.#checkCmd(cmd);
-      this.#checkPayload(payload);
-      if (options?.metadata !== undefined) checkMetadata(options.metadata);
-      const refused = this.#refuseCall(cmd, options);
-      if (refused !== null) return refused;
-      const id = this.#nextId;
-      this.#nextId += 2;
-      const call = new PendingCall(this.#host, id, cmd, options);
-      this.#calls.set(id, call);
-      const flags = this.#host.baseFlags | ((options?.nonBlocking ?? this.#nonBlockingDefault) ? Flags.NonBlock : 0);
-      if (options !== undefined && (options.metadata !== undefined || options.timeout !== undefined)) {
-        this.#writeCall(id, flags, cmd, payload, { metadata: options.metadata, timeout: options.timeout });
-      } else {
-        this.#sendFrame(id, flags, cmd, payload, undefined);
-      }
-      return call.response;
+      return this.open(cmd, payload, options).response;
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  /**
+   * Sends a request like `request`, and returns the call itself: its `response`, and
+   * `cancel()` to reset it before or while the reply streams. Throws (rather than
+   * rejecting) when the call cannot start.
+   */
+  open(cmd: number, payload: Uint8Array = EMPTY, options?: CallOptions): PendingCall {
+    this.#checkCmd(cmd);
+    this.#checkPayload(payload);
+    if (options?.metadata !== undefined) checkMetadata(options.metadata);
+    const refused = this.#refuseCall(cmd, options);
+    if (refused !== null) throw refused;
+    const id = this.#nextId;
+    this.#nextId += 2;
+    const call = new PendingCall(this.#host, id, cmd, options);
+    this.#calls.set(id, call);
+    const flags = this.#host.baseFlags | ((options?.nonBlocking ?? this.#nonBlockingDefault) ? Flags.NonBlock : 0);
+    if (options !== undefined && (options.metadata !== undefined || options.timeout !== undefined)) {
+      this.#writeCall(id, flags, cmd, payload, { metadata: options.metadata, timeout: options.timeout });
+    } else {
+      this.#sendFrame(id, flags, cmd, payload, undefined);
+    }
+    return call;
   }
 
   /**
@@ -394,10 +403,7 @@ export class Connection {
     this.#checkCmd(cmd);
     if (options?.metadata !== undefined) checkMetadata(options.metadata);
     const refused = this.#refuseCall(cmd, options);
-    if (refused !== null) {
-      refused.catch(() => {});
-      throw this.#closeError ?? new RpcError("unavailable", "connection is closed");
-    }
+    if (refused !== null) throw refused;
     const id = this.#nextId;
     this.#nextId += 2;
     if (options?.nonBlocking === undefined && this.#nonBlockingDefault) options = { ...options, nonBlocking: true };
@@ -1287,21 +1293,20 @@ export class Connection {
   // ---- calling ---------------------------------------------------------------------
 
   /** Why a new call cannot start, as a rejected promise; null when it can. */
-  #refuseCall(cmd: number, options: CallOptions | undefined): Promise<never> | null {
+  /** Why a new call cannot start now, or null when it can. */
+  #refuseCall(cmd: number, options: CallOptions | undefined): RpcError | null {
     if (this.#peerGoingAway !== null && this.#state === OPEN) {
-      return Promise.reject(new RpcError("unavailable", `the peer is going away (${this.#peerGoingAway}): no new calls`));
+      return new RpcError("unavailable", `the peer is going away (${this.#peerGoingAway}): no new calls`);
     }
     if (this.#state !== OPEN) {
-      return Promise.reject(
-        this.#state === CLOSING
-          ? new RpcError("unavailable", "connection is closing: no new calls")
-          : this.#closeError ?? new RpcError("unavailable", "connection is closed"),
-      );
+      return this.#state === CLOSING
+        ? new RpcError("unavailable", "connection is closing: no new calls")
+        : this.#closeError ?? new RpcError("unavailable", "connection is closed");
     }
     if (options?.signal?.aborted) {
-      return Promise.reject(
-        new RpcError("cancelled", `call to cmd ${cmd} was cancelled before it started`, { cause: options.signal.reason }),
-      );
+      return new RpcError("cancelled", `call to cmd ${cmd} was cancelled before it started`, {
+        cause: options.signal.reason,
+      });
     }
     return null;
   }

@@ -1,0 +1,263 @@
+/**
+ * A typed client for a router, from the router's type alone: `createClient<typeof router>(connection)`.
+ * Works in both directions: a server calls a client's router the same way, through the
+ * connection in its handler's context.
+ */
+import type * as v from "valibot";
+import type { Codec } from "../codec/codec.ts";
+import { json } from "../codec/json.ts";
+import type { Connection } from "../connection.ts";
+import { RpcError } from "../errors.ts";
+import type { Metadata } from "../extensions.ts";
+import type { PendingCall } from "../call.ts";
+import type { Response } from "../response.ts";
+import { isAsyncIterable, isReadableStream, toAsyncIterator } from "../streams.ts";
+import { type Listener, subscribe, type Subscription } from "./events.ts";
+import type { AnyEvent, AnyProcedure, Event, Procedure, Schema, Shape, Source } from "./procedure.ts";
+import { isEvent, isProcedure } from "./procedure.ts";
+import { flatten, type Router } from "./router.ts";
+import { StreamedReply, TypedCall, type ReplyStream, type UnaryCall } from "./typed_call.ts";
+import { validate } from "./validate.ts";
+import { codecOf, decodeWith, encodeWith, namePrefix, PROCEDURE_CMD, withPrefix } from "./wire.ts";
+
+/** Options of one typed call. */
+export interface ProcedureCallOptions {
+  /** Aborting it cancels the call. */
+  signal?: AbortSignal;
+  /** Milliseconds until the call fails with `deadline_exceeded`; the handler sees the deadline. */
+  timeout?: number;
+  /** Sent with the request; the handler reads it as `ctx.metadata`. */
+  metadata?: Metadata;
+}
+
+/** Arguments of a call whose input may be left out when its schema accepts undefined. */
+type InputArgs<I extends Schema> = undefined extends v.InferInput<I>
+  ? [input?: v.InferInput<I>, options?: ProcedureCallOptions]
+  : [input: v.InferInput<I>, options?: ProcedureCallOptions];
+
+/** The method a procedure of shape S becomes on a client. */
+export type CallerOf<S extends Shape, I extends Schema, O extends Schema> = S extends "unary"
+  ? (...args: InputArgs<I>) => UnaryCall<v.InferOutput<O>>
+  : S extends "serverStream" ? (...args: InputArgs<I>) => ReplyStream<v.InferOutput<O>>
+  : S extends "clientStream"
+    ? (inputs: Source<v.InferInput<I>>, options?: ProcedureCallOptions) => UnaryCall<v.InferOutput<O>>
+  : S extends "bidi" ? (inputs: Source<v.InferInput<I>>, options?: ProcedureCallOptions) => ReplyStream<v.InferOutput<O>>
+  : never;
+
+/** How a client subscribes to an event. */
+export interface Subscribable<T> {
+  /** Calls `listener` with each event; returns the function that unsubscribes. */
+  subscribe(listener: Listener<T>): () => void;
+  /** Every event from now on, to `for await` (or read `.readable`) until you `close()` it. */
+  subscribe(): Subscription<T>;
+}
+
+/** A router's procedures as typed methods, its events as subscriptions, nested alike. */
+export type Client<R> = {
+  readonly [K in keyof R]: R[K] extends
+    Procedure<infer S extends Shape, infer I extends Schema, infer O extends Schema, infer _> ? CallerOf<S, I, O>
+    : R[K] extends Event<infer D extends Schema> ? Subscribable<v.InferOutput<D>>
+    : Client<R[K]>;
+};
+
+/** One call as client middleware sees it. */
+export interface ClientCall {
+  /** The procedure's dotted name. */
+  readonly path: string;
+  /** The input, or the source of a request stream. */
+  input: unknown;
+  /** This call's options: middleware may add metadata, a timeout, a signal. */
+  options: ProcedureCallOptions;
+  /** The core reply, once `next` has resolved (its metadata and, after a stream, trailers). */
+  response?: Response;
+}
+
+/**
+ * Client middleware, outermost first. `next(call)` sends the call and resolves with its
+ * output (or, for a streamed reply, once the reply starts); call it again to retry a call
+ * whose input is a value, or throw to refuse the call before it leaves.
+ */
+export type ClientMiddleware = (call: ClientCall, next: (call: ClientCall) => Promise<unknown>) => Promise<unknown>;
+
+export interface ClientOptions<R extends Router = Router> {
+  /** Client middleware, outermost first. */
+  middleware?: readonly ClientMiddleware[];
+  /**
+   * The router's contract (its procedures without handlers are enough). With it the client
+   * also validates inputs before they leave and outputs as they arrive, and calls
+   * procedures pinned to a cmd there (so it can call a plain qrpc peer).
+   */
+  contract?: R;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** A typed client over `connection`, for the router of type R. */
+export function createClient<R extends Router>(connection: Connection, options: ClientOptions<R> = {}): Client<R> {
+  const caller = new Caller(connection, options);
+  return pathProxy("", caller) as Client<R>;
+}
+
+function pathProxy(path: string, caller: Caller): unknown {
+  const children = new Map<string, unknown>();
+  return new Proxy(function () {}, {
+    get(_, key) {
+      if (typeof key !== "string" || key === "then") return undefined;
+      if (key === "subscribe" && path !== "") {
+        return (listener?: Listener<unknown>) => caller.subscribe(path, listener);
+      }
+      let child = children.get(key);
+      if (child === undefined) children.set(key, child = pathProxy(path === "" ? key : `${path}.${key}`, caller));
+      return child;
+    },
+    apply(_, __, args) {
+      if (path === "") throw new TypeError("a typed client is not callable: call one of its procedures");
+      return caller.call(path, args[0], args[1]);
+    },
+  });
+}
+
+/** How one procedure is reached: its name prefix, or its pinned cmd and codec. */
+interface Target {
+  readonly prefix: Uint8Array | null;
+  readonly cmd: number;
+  readonly codec: Codec | null;
+  readonly definition: AnyProcedure | null;
+}
+
+class Caller {
+  readonly #connection: Connection;
+  readonly #middleware: readonly ClientMiddleware[];
+  readonly #contract: ReadonlyMap<string, { definition: AnyProcedure | AnyEvent }> | null;
+  readonly #targets = new Map<string, Target>();
+
+  constructor(connection: Connection, options: ClientOptions<Router>) {
+    this.#connection = connection;
+    this.#middleware = options.middleware ?? [];
+    this.#contract = options.contract === undefined ? null : flatten(options.contract);
+  }
+
+  call(path: string, input: unknown, options: ProcedureCallOptions | undefined): TypedCall<unknown> {
+    const target = this.#target(path);
+    let current: PendingCall | null = null;
+    let cancelled: { reason: unknown } | null = null;
+    let last: ClientCall | null = null;
+    const send = (call: ClientCall): Promise<unknown> => {
+      last = call;
+      if (cancelled !== null) return Promise.reject(new RpcError("cancelled", `call to "${path}" was cancelled`, { cause: cancelled.reason }));
+      try {
+        current = this.#send(target, call);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      const pending = current;
+      return pending.response.then((response) => {
+        call.response = response;
+        return this.#read(target, path, response);
+      });
+    };
+    const call: ClientCall = { path, input, options: options ?? {} };
+    const result = this.#middleware.length === 0 ? send(call) : this.#runMiddleware(call, send);
+    return new TypedCall(path, result, () => last?.response, (reason) => {
+      cancelled = { reason };
+      (current as PendingCall | null)?.cancel(reason);
+    });
+  }
+
+  subscribe(path: string, listener?: Listener<unknown>): (() => void) | Subscription<unknown> {
+    const definition = this.#contract?.get(path)?.definition;
+    if (definition !== undefined && !isEvent(definition)) throw new TypeError(`"${path}" is a procedure, not an event`);
+    return subscribe(this.#connection, path, definition ?? null, listener);
+  }
+
+  #runMiddleware(call: ClientCall, send: (call: ClientCall) => Promise<unknown>): Promise<unknown> {
+    const step = (index: number, current: ClientCall): Promise<unknown> => {
+      if (index === this.#middleware.length) return send(current);
+      try {
+        return Promise.resolve(this.#middleware[index](current, (next) => step(index + 1, next)));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    };
+    return step(0, call);
+  }
+
+  #target(path: string): Target {
+    let target = this.#targets.get(path);
+    if (target !== undefined) return target;
+    const found = this.#contract?.get(path)?.definition;
+    if (this.#contract !== null && !isProcedure(found)) {
+      throw new RpcError("unimplemented", `the contract has no procedure named "${path}"`);
+    }
+    const definition = (found ?? null) as AnyProcedure | null;
+    target = definition?.cmd !== undefined
+      ? { prefix: null, cmd: definition.cmd, codec: definition.codec ?? json, definition }
+      : { prefix: namePrefix(path), cmd: PROCEDURE_CMD, codec: null, definition };
+    this.#targets.set(path, target);
+    return target;
+  }
+
+  /** Sends the request: one frame for a value, a request stream for a source. */
+  #send(target: Target, call: ClientCall): PendingCall {
+    const codec = target.codec ?? codecOf(this.#connection);
+    const options = { ...call.options, nonBlocking: true };
+    const definition = target.definition;
+    const input = call.input;
+    if (isAsyncIterable(input) || isReadableStream(input)) {
+      const stream = this.#connection.call(target.cmd, options);
+      this.#pump(stream, target, codec, input as Source<unknown>, call.path);
+      return stream;
+    }
+    const what = `input of "${call.path}"`;
+    const checked = definition === null ? input : validate(definition.input, input, what, "invalid_argument");
+    if (checked instanceof Promise) throw new TypeError(`${what}: async input schemas are validated on the server only`);
+    const body = encodeWith(codec, checked, what, "invalid_argument");
+    return this.#connection.open(target.cmd, target.prefix === null ? body : withPrefix(target.prefix, body), options);
+  }
+
+  /** Feeds a request stream from `source`; a failing source cancels the call. */
+  async #pump(
+    stream: ReturnType<Connection["call"]>,
+    target: Target,
+    codec: Codec,
+    source: Source<unknown>,
+    path: string,
+  ): Promise<void> {
+    const what = `input item of "${path}"`;
+    const schema = target.definition?.input ?? null;
+    const iterator = toAsyncIterator(source);
+    let replied = false;
+    stream.response.then(() => (replied = true), () => (replied = true));
+    try {
+      if (target.prefix !== null) await stream.send(target.prefix);
+      for (;;) {
+        const step = await iterator.next();
+        if (step.done) break;
+        if (step.value === undefined) throw new TypeError(`${what} is undefined: stream items must be values`);
+        const item = schema === null ? step.value : await validate(schema, step.value, what, "invalid_argument");
+        await stream.send(encodeWith(codec, item, what, "invalid_argument"));
+      }
+      await stream.end(EMPTY);
+    } catch (error) {
+      iterator.return?.()?.catch(() => {});
+      // Once the reply is in (or the call failed), a refused send is expected, not news.
+      if (!replied) stream.cancel(error);
+    }
+  }
+
+  /** The reply: one output, or a StreamedReply that decodes as it is read. */
+  #read(target: Target, path: string, response: Response): unknown {
+    const codec = target.codec ?? codecOf(this.#connection);
+    const schema = target.definition?.output ?? null;
+    if (response.stream === null) {
+      const what = `output of "${path}"`;
+      const value = decodeWith(codec, response.payload, what, "internal");
+      return schema === null ? value : validate(schema, value, what, "internal");
+    }
+    const what = `item of "${path}"`;
+    return new StreamedReply(response, (bytes) => {
+      const value = decodeWith(codec, bytes, what, "internal");
+      return schema === null ? value : validate(schema, value, what, "internal");
+    });
+  }
+}

@@ -1,0 +1,43 @@
+/**
+ * Typed procedures on weft: valibot contracts, end-to-end inference with no codegen,
+ * four call shapes, both directions, typed events. Import as `@weft/rpc/typed`.
+ *
+ * @module
+ */
+export { Context, type Middleware } from "./context.ts";
+export {
+  type CallerOf,
+  type Client,
+  type ClientCall,
+  type ClientMiddleware,
+  type ClientOptions,
+  createClient,
+  type ProcedureCallOptions,
+  type Subscribable,
+} from "./client.ts";
+export { type Emitter, type Listener, type Subscription } from "./events.ts";
+export {
+  type AnyEvent,
+  type AnyProcedure,
+  bidi,
+  clientStream,
+  event,
+  type Event,
+  type EventOptions,
+  type HandlerOf,
+  type InputStream,
+  type Procedure,
+  type ProcedureBuilders,
+  type ProcedureOptions,
+  procedures,
+  type Schema,
+  serverStream,
+  type Shape,
+  type Source,
+  unary,
+} from "./procedure.ts";
+export { type HandlersOf, implement, type Implemented, RESERVED_NAMES, router, type Router } from "./router.ts";
+export { DESCRIBE_PROCEDURE, serve, type Served, type ServeOptions, type ServeTarget } from "./serve.ts";
+export { type ReplyStream, type UnaryCall } from "./typed_call.ts";
+export { type Issue, type ValidationDetails } from "./validate.ts";
+export { EVENT_CMD, PROCEDURE_CMD } from "./wire.ts";

@@ -1,0 +1,230 @@
+/**
+ * Serving a typed router: on a server (every connection) or on one connection (a client
+ * exposing handlers its server can call).
+ */
+import type { Codec } from "../codec/codec.ts";
+import { json } from "../codec/json.ts";
+import type { Connection } from "../connection.ts";
+import { RpcError } from "../errors.ts";
+import type { IncomingRequest } from "../incoming_request.ts";
+import type { HandlerResult, Mux } from "../mux.ts";
+import { readableFrom, toAsyncIterator } from "../streams.ts";
+import { Context, type Middleware, runMiddleware } from "./context.ts";
+import { type Emitter, emitter } from "./events.ts";
+import type { AnyProcedure, InputStream, Schema } from "./procedure.ts";
+import { isProcedure } from "./procedure.ts";
+import { flatten, type Route, type Router } from "./router.ts";
+import { validate } from "./validate.ts";
+import { codecOf, decodeWith, encodeWith, PROCEDURE_CMD, readName } from "./wire.ts";
+
+/** What `serve` can serve on: a Server (all its connections) or one Connection. */
+export interface ServeTarget {
+  readonly mux: Mux;
+}
+
+export interface ServeOptions<C = Context> {
+  /** Server middleware, outermost first: runs around every procedure call. */
+  middleware?: readonly Middleware<C>[];
+  /**
+   * Serve the reflection procedure `$weft.describe` (see `describe`), which returns the
+   * router's contract as JSON Schema. Default false.
+   */
+  reflection?: boolean;
+}
+
+/** A served router: its routes, and typed pushes of its events. */
+export interface Served<R> {
+  readonly routes: ReadonlyMap<string, Route>;
+  /**
+   * The router's events, typed: `served.emit.notice(data)` pushes to every connection of
+   * a Server target (or to the one Connection) and returns how many it went to.
+   */
+  readonly emit: Emitter<R>;
+  /** The router's events, pushed to one connection of the server. */
+  emitTo(connection: Connection): Emitter<R>;
+}
+
+/** The name of the reflection procedure (names starting with "$" are weft's). */
+export const DESCRIBE_PROCEDURE = "$weft.describe";
+
+
+/**
+ * Serves `routes` on `target`: calls by name on cmd 0xFFFF, and each pinned procedure on
+ * its own cmd. Throws if one of those cmds already has a handler.
+ */
+export function serve<const R extends Router, C = Context>(
+  routes: R,
+  target: ServeTarget,
+  options: ServeOptions<C> = {},
+): Served<R> {
+  const table = flatten(routes);
+  const procedures = new Map<string, ProcedureRunner>();
+  const middleware = (options.middleware ?? []) as readonly Middleware<Context>[];
+  const claimed: number[] = [PROCEDURE_CMD];
+  for (const route of table.values()) {
+    const definition = route.definition;
+    if (!isProcedure(definition)) continue;
+    if (typeof definition.handler !== "function") {
+      throw new TypeError(`serve: "${route.path}" has no handler (a contract: give it one with implement)`);
+    }
+    const runner = new ProcedureRunner(route.path, definition, middleware);
+    procedures.set(route.path, runner);
+    if (definition.cmd !== undefined) claimed.push(definition.cmd);
+  }
+  for (const cmd of claimed) {
+    if (target.mux.lookup(cmd) !== undefined) throw new TypeError(`serve: cmd ${cmd} already has a handler`);
+  }
+  let describeReply: Promise<Uint8Array> | null = null;
+  target.mux.handle(PROCEDURE_CMD, (request) => {
+    const { name, offset } = readName(request.payload);
+    const runner = procedures.get(name);
+    if (runner !== undefined) return runner.run(request, offset, codecOf(request.connection));
+    if (name === DESCRIBE_PROCEDURE && options.reflection === true) {
+      describeReply ??= import("./json_schema.ts").then(({ describe }) => json.encode(describe(routes)));
+      return describeReply;
+    }
+    throw new RpcError("unimplemented", `no procedure named "${name}"`);
+  });
+  for (const runner of procedures.values()) {
+    const cmd = runner.definition.cmd;
+    if (cmd === undefined) continue;
+    const codec = runner.definition.codec ?? json;
+    target.mux.handle(cmd, (request) => runner.run(request, 0, codec));
+  }
+  const hasConnections = target as ServeTarget & { connections?: ReadonlySet<Connection> };
+  const everyone = (): Iterable<Connection> =>
+    hasConnections.connections ?? [target as unknown as Connection];
+  return {
+    routes: table,
+    emit: emitter<R>(table, everyone),
+    emitTo: (connection) => emitter<R>(table, () => [connection]),
+  };
+}
+
+/** Runs one procedure's calls: decode, validate, middleware, handler, validate, encode. */
+class ProcedureRunner {
+  readonly path: string;
+  readonly definition: AnyProcedure;
+  readonly #middleware: readonly Middleware<Context>[];
+  // deno-lint-ignore no-explicit-any
+  readonly #handler: (input: any, ctx: Context) => any;
+  readonly #syncInput: boolean;
+
+  constructor(path: string, definition: AnyProcedure, middleware: readonly Middleware<Context>[]) {
+    this.path = path;
+    this.definition = definition;
+    this.#middleware = middleware;
+    this.#handler = definition.handler!;
+    this.#syncInput = definition.input.async !== true && definition.output.async !== true;
+  }
+
+  run(request: IncomingRequest, offset: number, codec: Codec): HandlerResult | Promise<HandlerResult> {
+    const shape = this.definition.shape;
+    const ctx = new Context(request, this.path, shape);
+    if (shape === "unary" || shape === "clientStream") {
+      // The fast path: no middleware, sync schemas, a handler that returns at once.
+      if (this.#middleware.length === 0 && shape === "unary" && this.#syncInput) {
+        const output = this.#handler(this.#input(request, offset, codec), ctx);
+        if (!(output instanceof Promise)) return this.#encodeOutput(validate(this.definition.output, output, this.#outputWhat, "internal"), codec);
+        return output.then((value) => this.#finishOne(value, codec));
+      }
+      return this.#invoke(request, ctx, offset, codec).then((value) => this.#finishOne(value, codec));
+    }
+    return this.#replyStream(this.#invoke(request, ctx, offset, codec), codec);
+  }
+
+  get #outputWhat(): string {
+    return `output of "${this.path}"`;
+  }
+
+  /** Middleware, then the handler with its validated input(s). */
+  #invoke(request: IncomingRequest, ctx: Context, offset: number, codec: Codec): Promise<unknown> {
+    const callHandler = async () => {
+      const shape = this.definition.shape;
+      const input = shape === "unary" || shape === "serverStream"
+        ? await this.#input(request, offset, codec)
+        : new RequestItems(request, offset, codec, this.definition.input, this.path);
+      return this.#handler(input, ctx);
+    };
+    return this.#middleware.length === 0 ? callHandler() : runMiddleware(this.#middleware, ctx, callHandler);
+  }
+
+  /** The one input of a unary or server-streaming call, validated (a promise for an async schema). */
+  #input(request: IncomingRequest, offset: number, codec: Codec): unknown {
+    if (request.isStream) {
+      throw new RpcError(
+        "invalid_argument",
+        `"${this.path}" takes one request frame (it is ${this.definition.shape}), not a request stream`,
+      );
+    }
+    const bytes = offset === 0 ? request.payload : request.payload.subarray(offset);
+    const value = decodeWith(codec, bytes, `input of "${this.path}"`, "invalid_argument");
+    return validate(this.definition.input, value, `input of "${this.path}"`, "invalid_argument");
+  }
+
+  async #finishOne(value: unknown, codec: Codec): Promise<Uint8Array> {
+    return this.#encodeOutput(await validate(this.definition.output, value, this.#outputWhat, "internal"), codec);
+  }
+
+  #encodeOutput(value: unknown, codec: Codec): Uint8Array {
+    return encodeWith(codec, value, this.#outputWhat, "internal");
+  }
+
+  /** The handler's stream, each item validated and encoded as it goes. */
+  async *#replyStream(source: Promise<unknown>, codec: Codec): AsyncGenerator<Uint8Array> {
+    const result = await source;
+    if (result === null || typeof result !== "object") {
+      throw new TypeError(`"${this.path}" must return an async iterable or a ReadableStream, got ${typeof result}`);
+    }
+    const iterator = toAsyncIterator(result as AsyncIterable<unknown>);
+    const what = `item of "${this.path}"`;
+    const schema = this.definition.output;
+    try {
+      for (;;) {
+        const step = await iterator.next();
+        if (step.done) return;
+        if (step.value === undefined) throw new TypeError(`${what} is undefined: stream items must be values`);
+        const item = validate(schema, step.value, what, "internal");
+        yield encodeWith(codec, schema.async ? await item : item, what, "internal");
+      }
+    } finally {
+      await iterator.return?.();
+    }
+  }
+}
+
+/** A request stream's items, decoded and validated one by one as the handler reads them. */
+class RequestItems<T> implements InputStream<T> {
+  readonly #request: IncomingRequest;
+  readonly #offset: number;
+  readonly #codec: Codec;
+  readonly #schema: Schema;
+  readonly #what: string;
+  #taken = false;
+
+  constructor(request: IncomingRequest, offset: number, codec: Codec, schema: Schema, path: string) {
+    this.#request = request;
+    this.#offset = offset;
+    this.#codec = codec;
+    this.#schema = schema;
+    this.#what = `input item of "${path}"`;
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<T> {
+    if (this.#taken) throw new TypeError(`${this.#what}s can be read once`);
+    this.#taken = true;
+    let first = true;
+    for await (const payload of this.#request.stream) {
+      const bytes = first && this.#offset > 0 ? payload.subarray(this.#offset) : payload;
+      first = false;
+      if (bytes.length === 0) continue; // the opening frame of a call by name, or an empty end
+      const value = decodeWith(this.#codec, bytes, this.#what, "invalid_argument");
+      yield (await validate(this.#schema, value, this.#what, "invalid_argument")) as T;
+    }
+  }
+
+  get readable(): ReadableStream<T> {
+    return readableFrom(() => this[Symbol.asyncIterator](), (reason) => this.#request.stream.cancel(reason));
+  }
+}
+
