@@ -389,6 +389,8 @@ export class Connection {
     const flags = this.#host.baseFlags | ((options?.nonBlocking ?? this.#nonBlockingDefault) ? Flags.NonBlock : 0);
     if (options !== undefined && (options.metadata !== undefined || options.timeout !== undefined)) {
       this.#writeCall(id, flags, cmd, payload, { metadata: options.metadata, timeout: options.timeout });
+    } else if (this.#helloBit !== 0 && this.#codecOption !== "raw") {
+      this.#writeCall(id, flags, cmd, payload, {});
     } else {
       this.#sendFrame(id, flags, cmd, payload, undefined);
     }
@@ -1245,7 +1247,9 @@ export class Connection {
    */
   #writeCall(id: RequestId, flags: number, cmd: number, payload: Uint8Array, ext: Extensions): void {
     if (this.#extended) return this.#sendFrame(id, flags, cmd, payload, ext);
-    if (this.#helloBit !== 0 && hasMetadata(ext.metadata)) {
+    // Before the handshake the server knows neither the call's metadata nor this end's
+    // codec: it holds such a call until its block follows SETTINGS (§13).
+    if (this.#helloBit !== 0 && (hasMetadata(ext.metadata) || this.#codecOption !== "raw")) {
       (this.#deferredExt ??= new Map()).set(id, encodeExtensions({ metadata: ext.metadata, timeout: ext.timeout }));
       flags |= WeftFlags.Control;
     }
