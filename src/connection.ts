@@ -248,6 +248,12 @@ export class Connection {
   #maxMetadataSize: number;
   /** Client: blocks of calls sent before the handshake, sent as EXT once the server greets. */
   #deferredExt: Map<RequestId, Uint8Array> | null = null;
+  /**
+   * Client: calls sent before the handshake wait on the server for SETTINGS, because what
+   * SETTINGS says changes how the server reads them (a codec other than raw, connection
+   * metadata its handlers read as peerMetadata).
+   */
+  #deferFirstFlight = false;
   /** Server: held calls whose block is still to come in an EXT frame. */
   #awaitingExt: Set<RequestId> | null = null;
   #codecOption: string;
@@ -284,6 +290,7 @@ export class Connection {
     this.#exposeErrors = options.exposeErrors ?? false;
     this.#maxMetadataSize = options.maxMetadataSize ?? DEFAULT_MAX_METADATA_SIZE;
     this.#codecOption = options.codec ?? "raw";
+    this.#deferFirstFlight = this.#codecOption !== "raw" || Object.keys(this.#metadata).length > 0;
     this.#codecsAccepted = options.codecs ?? ["raw", "json", "msgpack"];
     this.#compressionOption = options.compression;
     this.#compressionThreshold = options.compressionThreshold ?? 1024;
@@ -389,7 +396,7 @@ export class Connection {
     const flags = this.#host.baseFlags | ((options?.nonBlocking ?? this.#nonBlockingDefault) ? Flags.NonBlock : 0);
     if (options !== undefined && (options.metadata !== undefined || options.timeout !== undefined)) {
       this.#writeCall(id, flags, cmd, payload, { metadata: options.metadata, timeout: options.timeout });
-    } else if (this.#helloBit !== 0 && this.#codecOption !== "raw") {
+    } else if (this.#helloBit !== 0 && this.#deferFirstFlight) {
       this.#writeCall(id, flags, cmd, payload, {});
     } else {
       this.#sendFrame(id, flags, cmd, payload, undefined);
@@ -1247,9 +1254,9 @@ export class Connection {
    */
   #writeCall(id: RequestId, flags: number, cmd: number, payload: Uint8Array, ext: Extensions): void {
     if (this.#extended) return this.#sendFrame(id, flags, cmd, payload, ext);
-    // Before the handshake the server knows neither the call's metadata nor this end's
-    // codec: it holds such a call until its block follows SETTINGS (§13).
-    if (this.#helloBit !== 0 && (hasMetadata(ext.metadata) || this.#codecOption !== "raw")) {
+    // Before the handshake the server knows neither the call's metadata nor what SETTINGS
+    // will say: it holds such a call until its block follows SETTINGS (§13).
+    if (this.#helloBit !== 0 && (this.#deferFirstFlight || hasMetadata(ext.metadata))) {
       (this.#deferredExt ??= new Map()).set(id, encodeExtensions({ metadata: ext.metadata, timeout: ext.timeout }));
       flags |= WeftFlags.Control;
     }

@@ -196,6 +196,19 @@ describe("connection metadata and authentication", () => {
     await server.close({ timeout: 100 });
   });
 
+  test("without authenticate, the first call's handler still sees the connection metadata and codec", async () => {
+    const pair = await startPair((server) => {
+      server.handle(61, (req) => text(`${req.connection.peerMetadata.user ?? "nobody"} ${req.connection.codec}`));
+    });
+    const named = await pair.connect({ metadata: { user: "ada" } });
+    const coded = await pair.connect({ codec: "msgpack" });
+    const plain = await pair.connect();
+    // Each goes out before the handshake; the server holds it until SETTINGS says who and which codec.
+    const replies = await Promise.all([named.request(61), coded.request(61), plain.request(61)]);
+    expect(replies.map((reply) => str(reply.payload))).toEqual(["ada raw", "nobody msgpack", "nobody raw"]);
+    await pair.close();
+  });
+
   test("refused metadata: the calls fail with the server's code and reason; others go on", async () => {
     const { server, port } = await authServer();
     const good = await adapter.connect({ port, metadata: { token: "sesame", user: "ada" } });

@@ -64,9 +64,12 @@ export interface Procedure<S extends Shape, I extends Schema, O extends Schema, 
   readonly handler?: HandlerOf<S, I, O, C>;
 }
 
-/** Any procedure, whatever its types. */
+/**
+ * Any procedure, whatever its types. (`any`, not `Schema`: with `Schema` the handler would
+ * take `unknown`, and no real handler is assignable to that.)
+ */
 // deno-lint-ignore no-explicit-any
-export type AnyProcedure = Procedure<Shape, Schema, Schema, any>;
+export type AnyProcedure = Procedure<Shape, any, any, any>;
 
 /** How an event is declared. */
 export interface EventOptions {
