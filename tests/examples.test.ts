@@ -1,4 +1,7 @@
-/** The demo the README starts with runs, on the runtime under test, and shows every mode. */
+/**
+ * The demo the README starts with, and the typed examples (examples/typed/), run on the
+ * runtime under test as a newcomer would run them, and print what they promise.
+ */
 import { describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -21,6 +24,16 @@ function run(script: string, ms = 30_000): Promise<{ code: number | null; output
   });
 }
 
+/** Asserts that `lines` appear in `output` in this order. */
+function expectInOrder(output: string, lines: string[]): void {
+  let from = 0;
+  for (const line of lines) {
+    const at = output.indexOf(line, from);
+    expect(at === -1 ? `missing after offset ${from}: ${line}\n--- output ---\n${output}` : "found").toBe("found");
+    from = at + line.length;
+  }
+}
+
 describe("examples", () => {
   test("the demo goes through every mode and exits cleanly", async () => {
     const { code, output } = await run("examples/demo.ts");
@@ -39,6 +52,97 @@ describe("examples", () => {
     expect(output).toContain("[server] pushed an announcement to 1 connection(s)");
     expect(output).toContain("[client] push from the server: someone is online");
     expect(output).toContain("done: server closed gracefully");
+    expect(code).toBe(0);
+  }, 40_000);
+});
+
+describe("typed examples", () => {
+  test("hello: a unary call, and a bad input refused before the handler", async () => {
+    const { code, output } = await run("examples/typed/hello.ts");
+    expectInOrder(output, [
+      "[server] listening on 127.0.0.1:",
+      "[client] hello, weft",
+      '[client] refused: invalid_argument: invalid input of "hello": name: Invalid length',
+      "done",
+    ]);
+    expect(code).toBe(0);
+  }, 40_000);
+
+  test("ticker: a server stream to its end, then one left early cancels the handler", async () => {
+    const { code, output } = await run("examples/typed/ticker.ts");
+    expectInOrder(output, [
+      "[client] tick 1/3",
+      "[client] tick 2/3",
+      "[client] tick 3/3",
+      "[client] the server says: complete",
+      "[client] tick 1 of a long stream",
+      "[client] tick 2 of a long stream",
+      "[server] the client stopped listening: ticker stopped",
+      "done",
+    ]);
+    expect(output).not.toContain("tick 3 of a long stream");
+    expect(code).toBe(0);
+  }, 40_000);
+
+  test("upload: a client stream with progress, acknowledged once", async () => {
+    const { code, output } = await run("examples/typed/upload.ts");
+    expectInOrder(output, [
+      "[client] sent 64 KiB of 256 KiB (25%)",
+      "[client] sent 128 KiB of 256 KiB (50%)",
+      "[client] sent 192 KiB of 256 KiB (75%)",
+      "[client] sent 256 KiB of 256 KiB (100%)",
+      "[client] the server acknowledged 262144 bytes in 4 chunks",
+      "done",
+    ]);
+    expect(output).toContain("[server] stored photo.raw: 262144 bytes in 4 chunks");
+    expect(code).toBe(0);
+  }, 40_000);
+
+  test("chat: two users over bidi streams, each seeing what the other says", async () => {
+    const { code, output } = await run("examples/typed/chat.ts");
+    expectInOrder(output, [
+      "[ada's screen] room: ada joined",
+      "[ada's screen] room: bob joined",
+      "[bob's screen] ada: hi bob!",
+      "[ada's screen] bob: hi ada, gotta go, bye",
+      "[ada's screen] room: bob left",
+      "done",
+    ]);
+    expect(output).toContain("[bob's screen] room: bob joined");
+    expect(output).toContain("[ada's screen] ada: hi bob!");
+    expect(output).toContain("[bob's screen] bob: hi ada, gotta go, bye");
+    expect(code).toBe(0);
+  }, 40_000);
+
+  test("confirm: the server's handler calls the client mid-call", async () => {
+    const { code, output } = await run("examples/typed/confirm.ts");
+    expectInOrder(output, [
+      "[server] deploy v2: asking the client first",
+      '[client] the server asks "deploy v2 on tuesday?" -> yes',
+      "[client] v2 is live",
+      "[server] deploy v3: asking the client first",
+      '[client] the server asks "deploy v3 on friday?" -> no',
+      "[client] deploy failed: aborted: the client declined v3",
+      "done",
+    ]);
+    expect(code).toBe(0);
+  }, 40_000);
+
+  test("notifications: events pushed to every subscriber, for await and callback alike", async () => {
+    const { code, output } = await run("examples/typed/notifications.ts");
+    expect(output).toContain('[server] pushed "server started" to 0 clients');
+    for (const user of ["ana", "ben", "cy"]) {
+      expect(output).toContain(`[${user}] caught up: server started`);
+      expectInOrder(output, [`[${user}] info: v2 deployed`, `[${user}] warn: going down`]);
+    }
+    expectInOrder(output, [
+      '[server] pushed "v2 deployed" to 3 clients',
+      '[server] pushed "going down" to 3 clients',
+      "done",
+    ]);
+    // emitTo went to cy alone.
+    expectInOrder(output, ["[cy] info: v2 deployed", "[cy] info: cy, your export is ready", "[cy] warn: going down"]);
+    expect(output.match(/your export is ready/g)?.length).toBe(1);
     expect(code).toBe(0);
   }, 40_000);
 });
