@@ -348,7 +348,7 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, message: string,
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-// ---- shared by stream.ts (unary.ts keeps its own copies) ----------------------------
+// ---- shared by stream.ts and unary_harness.ts (unary.ts, typed.ts) -----------------
 
 /** cmd the weft server streams on: the request payload is a u32 count, each reply frame one 32-byte payload. */
 export const STREAM_CMD = 3;

@@ -6,11 +6,13 @@
  *   node bench/run.mjs                 all three runtimes
  *   node bench/run.mjs bun node        a subset, in that order
  *   node bench/run.mjs --json          one JSON array with every runtime's results
+ *   node bench/run.mjs --bench=typed   bench/typed.ts instead (typed procedures vs weft vs raw)
  *   node bench/run.mjs --bench=stream  bench/stream.ts instead (streaming, 1 MiB echo)
  *   node bench/run.mjs --bench=codec   bench/codec.ts instead (payload codecs, no sockets)
  *   node bench/run.mjs --bench=crc32   bench/crc32.ts (also: --bench=compression)
  *
- * Every BENCH_* variable passes through (see bench/unary.ts, bench/stream.ts, bench/codec.ts).
+ * Every BENCH_* variable passes through (see bench/unary.ts, bench/typed.ts, bench/stream.ts,
+ * bench/codec.ts).
  * Exits non-zero if any runtime's bench failed (the others still run).
  */
 import { spawn } from "node:child_process";
@@ -24,7 +26,7 @@ const bin = (name) => {
   return existsSync(local) ? local : name;
 };
 
-const BENCHES = ["unary", "stream", "codec", "crc32", "compression"];
+const BENCHES = ["unary", "typed", "stream", "codec", "crc32", "compression"];
 const args = process.argv.slice(2);
 const benchArg = args.find((a) => a.startsWith("--bench="));
 const bench = benchArg === undefined ? "unary" : benchArg.slice("--bench=".length);
