@@ -11,13 +11,13 @@
  * but costs 2-5x more on every call, so it is kept for the rare values the walk cannot
  * vouch for (objects with their own toJSON, nesting deeper than 64 levels, cycles).
  */
+import { pooledText } from "../byte_pool.ts";
 import type { Codec } from "./codec.ts";
 import { CodecError, describeType } from "./errors.ts";
 
 /** Wire name of the JSON codec. */
 export const JSON_CODEC = "json";
 
-const encoder = new TextEncoder();
 /** Non-fatal: the fast path. A U+FFFD in its output sends the bytes to `strictDecoder`. */
 const decoder = new TextDecoder();
 const strictDecoder = new TextDecoder("utf-8", { fatal: true });
@@ -105,7 +105,8 @@ function refuseBinary(this: unknown, key: string, value: unknown): unknown {
   return value;
 }
 
-function stringify(value: unknown): string {
+/** The JSON text `encode` would send, with the same checks (no binary data, nothing JSON drops). */
+export function stringify(value: unknown): string {
   let text: string | undefined;
   if (typeof value === "object" && value !== null) {
     // The walk throws for binary data; its TypeError goes out as it is.
@@ -138,12 +139,13 @@ export const json: Codec = {
   name: JSON_CODEC,
 
   /**
-   * JSON text of `value` in UTF-8. Throws a TypeError for binary data anywhere in the
+   * JSON text of `value` in UTF-8 (short texts are views into a shared slab: mind
+   * `byteOffset` when reading `.buffer`). Throws a TypeError for binary data anywhere in the
    * value, and for what JSON.stringify refuses or drops (bigint, cycles, a top-level
    * undefined, function or symbol).
    */
   encode(value: unknown): Uint8Array {
-    return encoder.encode(stringify(value));
+    return pooledText(stringify(value));
   },
 
   /** Parses the UTF-8 JSON text in `bytes`. Throws a CodecError if it is not valid UTF-8 or not valid JSON. */

@@ -18,7 +18,7 @@ import { isEvent, isProcedure } from "./procedure.ts";
 import { flatten, type Router } from "./router.ts";
 import { StreamedReply, TypedCall, type ReplyStream, type UnaryCall } from "./typed_call.ts";
 import { validate } from "./validate.ts";
-import { codecOf, decodeWith, encodeWith, namePrefix, PROCEDURE_CMD, withPrefix } from "./wire.ts";
+import { codecOf, decodeWith, encodeWith, namePrefix, PROCEDURE_CMD } from "./wire.ts";
 
 /** Options of one typed call. */
 export interface ProcedureCallOptions {
@@ -98,9 +98,19 @@ export function createClient<R extends Router>(connection: Connection, options: 
   return pathProxy("", caller) as Client<R>;
 }
 
+/**
+ * One node of the client: a function that calls the procedure at `path`, behind a proxy
+ * that makes its children (`users` → `users.get`) on first access. The proxy has no apply
+ * trap, so a call goes straight to the function.
+ */
 function pathProxy(path: string, caller: Caller): unknown {
   const children = new Map<string, unknown>();
-  return new Proxy(function () {}, {
+  let target: Target | null = null; // resolved on the first call, then kept here
+  const callProcedure = (input?: unknown, options?: ProcedureCallOptions) => {
+    if (path === "") throw new TypeError("a typed client is not callable: call one of its procedures");
+    return new TypedCall(caller, target ??= caller.target(path), input, options);
+  };
+  return new Proxy(callProcedure, {
     get(_, key) {
       if (typeof key !== "string" || key === "then") return undefined;
       if (key === "subscribe" && path !== "") {
@@ -110,58 +120,33 @@ function pathProxy(path: string, caller: Caller): unknown {
       if (child === undefined) children.set(key, child = pathProxy(path === "" ? key : `${path}.${key}`, caller));
       return child;
     },
-    apply(_, __, args) {
-      if (path === "") throw new TypeError("a typed client is not callable: call one of its procedures");
-      return caller.call(path, args[0], args[1]);
-    },
   });
 }
 
 /** How one procedure is reached: its name prefix, or its pinned cmd and codec. */
-interface Target {
+export interface Target {
+  readonly path: string;
+  /** `input of "path"`, for errors (made once). */
+  readonly inputWhat: string;
   readonly prefix: Uint8Array | null;
   readonly cmd: number;
   readonly codec: Codec | null;
   readonly definition: AnyProcedure | null;
 }
 
-class Caller {
+/** Every call's options: typed calls always let the peer run them concurrently. */
+const NON_BLOCKING = Object.freeze({ nonBlocking: true });
+
+/** What a TypedCall needs from its client: sending, reading, middleware. */
+export class Caller {
   readonly #connection: Connection;
-  readonly #middleware: readonly ClientMiddleware[];
+  readonly middleware: readonly ClientMiddleware[];
   readonly #contract: ReadonlyMap<string, { definition: AnyProcedure | AnyEvent }> | null;
-  readonly #targets = new Map<string, Target>();
 
   constructor(connection: Connection, options: ClientOptions<Router>) {
     this.#connection = connection;
-    this.#middleware = options.middleware ?? [];
+    this.middleware = options.middleware ?? [];
     this.#contract = options.contract === undefined ? null : flatten(options.contract);
-  }
-
-  call(path: string, input: unknown, options: ProcedureCallOptions | undefined): TypedCall<unknown> {
-    const target = this.#target(path);
-    let current: PendingCall | null = null;
-    let cancelled: { reason: unknown } | null = null;
-    let last: ClientCall | null = null;
-    const send = (call: ClientCall): Promise<unknown> => {
-      last = call;
-      if (cancelled !== null) return Promise.reject(new RpcError("cancelled", `call to "${path}" was cancelled`, { cause: cancelled.reason }));
-      try {
-        current = this.#send(target, call);
-      } catch (error) {
-        return Promise.reject(error);
-      }
-      const pending = current;
-      return pending.response.then((response) => {
-        call.response = response;
-        return this.#read(target, path, response);
-      });
-    };
-    const call: ClientCall = { path, input, options: options ?? {} };
-    const result = this.#middleware.length === 0 ? send(call) : this.#runMiddleware(call, send);
-    return new TypedCall(path, result, () => last?.response, (reason) => {
-      cancelled = { reason };
-      (current as PendingCall | null)?.cancel(reason);
-    });
   }
 
   subscribe(path: string, listener?: Listener<unknown>): (() => void) | Subscription<unknown> {
@@ -170,11 +155,12 @@ class Caller {
     return subscribe(this.#connection, path, definition ?? null, listener);
   }
 
-  #runMiddleware(call: ClientCall, send: (call: ClientCall) => Promise<unknown>): Promise<unknown> {
+  /** Runs the client middleware around `send`. */
+  runMiddleware(call: ClientCall, send: (call: ClientCall) => Promise<unknown>): Promise<unknown> {
     const step = (index: number, current: ClientCall): Promise<unknown> => {
-      if (index === this.#middleware.length) return send(current);
+      if (index === this.middleware.length) return send(current);
       try {
-        return Promise.resolve(this.#middleware[index](current, (next) => step(index + 1, next)));
+        return Promise.resolve(this.middleware[index](current, (next) => step(index + 1, next)));
       } catch (error) {
         return Promise.reject(error);
       }
@@ -182,37 +168,33 @@ class Caller {
     return step(0, call);
   }
 
-  #target(path: string): Target {
-    let target = this.#targets.get(path);
-    if (target !== undefined) return target;
+  /** How `path` is reached (a pinned cmd when the contract says so). */
+  target(path: string): Target {
     const found = this.#contract?.get(path)?.definition;
     if (this.#contract !== null && !isProcedure(found)) {
       throw new RpcError("unimplemented", `the contract has no procedure named "${path}"`);
     }
     const definition = (found ?? null) as AnyProcedure | null;
-    target = definition?.cmd !== undefined
-      ? { prefix: null, cmd: definition.cmd, codec: definition.codec ?? json, definition }
-      : { prefix: namePrefix(path), cmd: PROCEDURE_CMD, codec: null, definition };
-    this.#targets.set(path, target);
-    return target;
+    return definition?.cmd !== undefined
+      ? { path, inputWhat: `input of "${path}"`, prefix: null, cmd: definition.cmd, codec: definition.codec ?? json, definition }
+      : { path, inputWhat: `input of "${path}"`, prefix: namePrefix(path), cmd: PROCEDURE_CMD, codec: null, definition };
   }
 
   /** Sends the request: one frame for a value, a request stream for a source. */
-  #send(target: Target, call: ClientCall): PendingCall {
+  send(target: Target, input: unknown, callOptions: ProcedureCallOptions | undefined): PendingCall {
     const codec = target.codec ?? codecOf(this.#connection);
-    const options = { ...call.options, nonBlocking: true };
+    const options = callOptions === undefined ? NON_BLOCKING : { ...callOptions, nonBlocking: true };
     const definition = target.definition;
-    const input = call.input;
     if (isAsyncIterable(input) || isReadableStream(input)) {
       const stream = this.#connection.call(target.cmd, options);
-      this.#pump(stream, target, codec, input as Source<unknown>, call.path);
+      this.#pump(stream, target, codec, input as Source<unknown>, target.path);
       return stream;
     }
-    const what = `input of "${call.path}"`;
+    const what = target.inputWhat;
     const checked = definition === null ? input : validate(definition.input, input, what, "invalid_argument");
     if (checked instanceof Promise) throw new TypeError(`${what}: async input schemas are validated on the server only`);
-    const body = encodeWith(codec, checked, what, "invalid_argument");
-    return this.#connection.open(target.cmd, target.prefix === null ? body : withPrefix(target.prefix, body), options);
+    const payload = encodeWith(codec, checked, what, "invalid_argument", target.prefix ?? undefined);
+    return this.#connection.open(target.cmd, payload, options);
   }
 
   /** Feeds a request stream from `source`; a failing source cancels the call. */
@@ -246,7 +228,8 @@ class Caller {
   }
 
   /** The reply: one output, or a StreamedReply that decodes as it is read. */
-  #read(target: Target, path: string, response: Response): unknown {
+  read(target: Target, response: Response): unknown {
+    const path = target.path;
     const codec = target.codec ?? codecOf(this.#connection);
     const schema = target.definition?.output ?? null;
     if (response.stream === null) {

@@ -15,7 +15,7 @@ import type { AnyProcedure, InputStream, Schema } from "./procedure.ts";
 import { isProcedure } from "./procedure.ts";
 import { flatten, type Route, type Router } from "./router.ts";
 import { validate } from "./validate.ts";
-import { codecOf, decodeWith, encodeWith, PROCEDURE_CMD, readName } from "./wire.ts";
+import { codecOf, decodeWith, encodeWith, nameLength, NameTable, PROCEDURE_CMD, readName } from "./wire.ts";
 
 /** What `serve` can serve on: a Server (all its connections) or one Connection. */
 export interface ServeTarget {
@@ -58,7 +58,8 @@ export function serve<const R extends Router, C = Context>(
   options: ServeOptions<C> = {},
 ): Served<R> {
   const table = flatten(routes);
-  const procedures = new Map<string, ProcedureRunner>();
+  const procedures = new NameTable<ProcedureRunner>();
+  const runners: ProcedureRunner[] = [];
   const middleware = (options.middleware ?? []) as readonly Middleware<Context>[];
   const claimed: number[] = [PROCEDURE_CMD];
   for (const route of table.values()) {
@@ -69,6 +70,7 @@ export function serve<const R extends Router, C = Context>(
     }
     const runner = new ProcedureRunner(route.path, definition, middleware);
     procedures.set(route.path, runner);
+    runners.push(runner);
     if (definition.cmd !== undefined) claimed.push(definition.cmd);
   }
   for (const cmd of claimed) {
@@ -76,16 +78,17 @@ export function serve<const R extends Router, C = Context>(
   }
   let describeReply: Promise<Uint8Array> | null = null;
   target.mux.handle(PROCEDURE_CMD, (request) => {
-    const { name, offset } = readName(request.payload);
-    const runner = procedures.get(name);
-    if (runner !== undefined) return runner.run(request, offset, codecOf(request.connection));
+    const length = nameLength(request.payload);
+    const runner = procedures.find(request.payload, length);
+    if (runner !== undefined) return runner.run(request, 1 + length, codecOf(request.connection));
+    const { name } = readName(request.payload);
     if (name === DESCRIBE_PROCEDURE && options.reflection === true) {
       describeReply ??= import("./json_schema.ts").then(({ describe }) => json.encode(describe(routes)));
       return describeReply;
     }
     throw new RpcError("unimplemented", `no procedure named "${name}"`);
   });
-  for (const runner of procedures.values()) {
+  for (const runner of runners) {
     const cmd = runner.definition.cmd;
     if (cmd === undefined) continue;
     const codec = runner.definition.codec ?? json;

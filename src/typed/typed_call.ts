@@ -4,10 +4,12 @@
  * only the face that fits the procedure; at run time the reply decides (a client that
  * knows only the router's type cannot tell the shapes apart before the reply comes).
  */
-import type { Metadata } from "../extensions.ts";
+import type { PendingCall } from "../call.ts";
 import { RpcError } from "../errors.ts";
+import type { Metadata } from "../extensions.ts";
 import type { Response } from "../response.ts";
 import { readableFrom } from "../streams.ts";
+import type { Caller, ClientCall, ProcedureCallOptions, Target } from "./client.ts";
 
 /** A unary or client-streaming call: a promise of the output, and the reply's metadata. */
 export interface UnaryCall<T> extends Promise<T> {
@@ -61,63 +63,118 @@ export class StreamedReply {
 
 const NOTHING: Readonly<Metadata> = Object.freeze({});
 
+/** A failed call, kept as a value so an ignored call's failure is not an unhandled rejection. */
+class Failure {
+  readonly error: unknown;
+  constructor(error: unknown) {
+    this.error = error;
+  }
+}
+
+const toFailure = (error: unknown) => new Failure(error);
+
 /** The handle on a call made through a typed client; see UnaryCall and ReplyStream. */
 export class TypedCall<T> implements UnaryCall<T>, ReplyStream<T> {
-  readonly [Symbol.toStringTag] = "TypedCall";
-  readonly #result: Promise<unknown>;
-  readonly #path: string;
-  readonly #cancel: (reason?: unknown) => void;
-  #response: () => Response | undefined;
-  #iterated = false;
-
-  /**
-   * `result` settles with the one output, or a StreamedReply; `response` gives the core
-   * Response once there is one; `cancel` resets the call.
-   */
-  constructor(
-    path: string,
-    result: Promise<unknown>,
-    response: () => Response | undefined,
-    cancel: (reason?: unknown) => void,
-  ) {
-    this.#path = path;
-    this.#result = result;
-    this.#response = response;
-    this.#cancel = cancel;
-    result.then(undefined, ignore); // an ignored call's failure is not an unhandled rejection
+  get [Symbol.toStringTag](): string {
+    return "TypedCall";
   }
 
-  #one(): Promise<T> {
-    return this.#result.then((value) => {
-      if (value instanceof StreamedReply) {
-        throw new RpcError(
-          "failed_precondition",
-          `"${this.#path}" streams its reply: walk it with for await (or read .readable), do not await it`,
-        );
+  readonly #caller: Caller;
+  readonly #target: Target;
+  /** Settles with the one output, a StreamedReply, or a Failure: it never rejects. */
+  readonly #result: Promise<unknown>;
+  #pending: PendingCall | null = null;
+  #response: Response | undefined = undefined;
+  #cancelled: { reason: unknown } | null = null;
+  #iterated = false;
+
+  constructor(caller: Caller, target: Target, input: unknown, options: ProcedureCallOptions | undefined) {
+    this.#caller = caller;
+    this.#target = target;
+    if (caller.middleware.length === 0) {
+      // The common case, kept to one promise: a failure becomes a Failure right here.
+      let pending: PendingCall;
+      try {
+        pending = caller.send(target, input, options);
+      } catch (error) {
+        this.#result = Promise.resolve(new Failure(error));
+        return;
       }
-      return value as T;
+      this.#pending = pending;
+      this.#result = pending.response.then((response) => {
+        this.#response = response;
+        try {
+          const value = caller.read(target, response); // a promise only for an async output schema
+          return value instanceof Promise ? value.then(undefined, toFailure) : value;
+        } catch (error) {
+          return new Failure(error);
+        }
+      }, toFailure);
+    } else {
+      const call: ClientCall = { path: target.path, input, options: options ?? {} };
+      this.#result = caller.runMiddleware(call, (current) => this.#send(current))
+        .then(undefined, toFailure);
+    }
+  }
+
+  /** One attempt through the middleware (which may make several): the output, or a StreamedReply. */
+  #send(call: ClientCall): Promise<unknown> {
+    if (this.#cancelled !== null) {
+      return Promise.reject(
+        new RpcError("cancelled", `call to "${this.#target.path}" was cancelled`, { cause: this.#cancelled.reason }),
+      );
+    }
+    let pending: PendingCall;
+    try {
+      pending = this.#caller.send(this.#target, call.input, call.options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    this.#pending = pending;
+    return pending.response.then((response) => {
+      this.#response = response;
+      call.response = response;
+      return this.#caller.read(this.#target, response);
     });
+  }
+
+  #unexpectedStream(): RpcError {
+    return new RpcError(
+      "failed_precondition",
+      `"${this.#target.path}" streams its reply: walk it with for await (or read .readable), do not await it`,
+    );
   }
 
   then<A = T, B = never>(
     onFulfilled?: ((value: T) => A | PromiseLike<A>) | null,
     onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
   ): Promise<A | B> {
-    return this.#one().then(onFulfilled, onRejected);
+    return this.#result.then((value) => {
+      if (value instanceof Failure) {
+        if (onRejected) return onRejected(value.error);
+        throw value.error;
+      }
+      if (value instanceof StreamedReply) {
+        if (onRejected) return onRejected(this.#unexpectedStream());
+        throw this.#unexpectedStream();
+      }
+      return onFulfilled ? onFulfilled(value as T) : (value as A);
+    });
   }
 
   catch<B = never>(onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null): Promise<T | B> {
-    return this.#one().catch(onRejected);
+    return this.then(undefined, onRejected);
   }
 
   finally(onFinally?: (() => void) | null): Promise<T> {
-    return this.#one().finally(onFinally);
+    return this.then(undefined).finally(onFinally);
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<T> {
-    if (this.#iterated) throw new TypeError(`the reply of "${this.#path}" can be walked once`);
+    if (this.#iterated) throw new TypeError(`the reply of "${this.#target.path}" can be walked once`);
     this.#iterated = true;
     const value = await this.#result;
+    if (value instanceof Failure) throw value.error;
     if (value instanceof StreamedReply) yield* value as AsyncIterable<T>;
     else yield value as T;
   }
@@ -127,17 +184,18 @@ export class TypedCall<T> implements UnaryCall<T>, ReplyStream<T> {
   }
 
   get metadata(): Promise<Readonly<Metadata>> {
-    return this.#result.then(() => this.#response()?.metadata ?? NOTHING, () => this.#response()?.metadata ?? NOTHING);
+    return this.#result.then(() => this.#response?.metadata ?? NOTHING);
   }
 
   get trailers(): Promise<Readonly<Metadata>> {
     return this.#result.then(async (value) => {
       if (value instanceof StreamedReply) await value.ended;
-      return this.#response()?.trailers ?? NOTHING;
-    }, () => this.#response()?.trailers ?? NOTHING);
+      return this.#response?.trailers ?? NOTHING;
+    });
   }
 
   cancel(reason?: unknown): void {
-    this.#cancel(reason);
+    this.#cancelled ??= { reason };
+    this.#pending?.cancel(reason);
   }
 }

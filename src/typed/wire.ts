@@ -10,7 +10,8 @@
  */
 import type { Codec } from "../codec/codec.ts";
 import { codecNamed } from "../codec/codec.ts";
-import { json } from "../codec/json.ts";
+import { json, stringify } from "../codec/json.ts";
+import { pooledConcat, pooledText } from "../byte_pool.ts";
 import type { Connection } from "../connection.ts";
 import { RpcError } from "../errors.ts";
 
@@ -34,31 +35,59 @@ export function namePrefix(path: string): Uint8Array {
 
 /** The prefix followed by `body`, in one buffer. */
 export function withPrefix(prefix: Uint8Array, body: Uint8Array): Uint8Array {
-  if (body.length === 0) return prefix;
-  const out = new Uint8Array(prefix.length + body.length);
-  out.set(prefix, 0);
-  out.set(body, prefix.length);
-  return out;
+  return body.length === 0 ? prefix : pooledConcat(prefix, body);
+}
+
+/** The length of the name at the start of `payload`; throws `invalid_argument` when there is none. */
+export function nameLength(payload: Uint8Array): number {
+  const length = payload.length > 0 ? payload[0] : 0;
+  if (length === 0 || payload.length < 1 + length) {
+    throw new RpcError("invalid_argument", "malformed call by name: the payload must start with a length byte and the name");
+  }
+  return length;
 }
 
 /** The name at the start of `payload`, and where the rest starts; throws `invalid_argument`. */
 export function readName(payload: Uint8Array): { name: string; offset: number } {
-  const length = payload.length > 0 ? payload[0] : -1;
-  if (length <= 0 || payload.length < 1 + length) {
-    throw new RpcError("invalid_argument", "malformed call by name: the payload must start with a length byte and the name");
-  }
-  return { name: readAscii(payload, 1, length) ?? decoder.decode(payload.subarray(1, 1 + length)), offset: 1 + length };
+  const length = nameLength(payload);
+  return { name: decoder.decode(payload.subarray(1, 1 + length)), offset: 1 + length };
 }
 
-/** Short ASCII names decode faster by hand than through TextDecoder; null if not ASCII. */
-function readAscii(bytes: Uint8Array, start: number, length: number): string | null {
-  let name = "";
-  for (let i = start; i < start + length; i++) {
-    const byte = bytes[i];
-    if (byte >= 0x80) return null;
-    name += String.fromCharCode(byte);
+/**
+ * Values by name, looked up straight from a payload's name bytes: no string is built on
+ * the way (a hash of the bytes, then a byte comparison).
+ */
+export class NameTable<T> {
+  readonly #byHash = new Map<number, Array<{ name: Uint8Array; value: T }>>();
+
+  set(name: string, value: T): void {
+    const bytes = encoder.encode(name);
+    const hash = hashBytes(bytes, 0, bytes.length);
+    const bucket = this.#byHash.get(hash);
+    if (bucket === undefined) this.#byHash.set(hash, [{ name: bytes, value }]);
+    else bucket.push({ name: bytes, value });
   }
-  return name;
+
+  /** The value named by the first `length` bytes after `payload[0]`. */
+  find(payload: Uint8Array, length: number): T | undefined {
+    const bucket = this.#byHash.get(hashBytes(payload, 1, length));
+    if (bucket === undefined) return undefined;
+    for (const entry of bucket) {
+      const name = entry.name;
+      if (name.length !== length) continue;
+      let i = 0;
+      while (i < length && name[i] === payload[1 + i]) i++;
+      if (i === length) return entry.value;
+    }
+    return undefined;
+  }
+}
+
+/** FNV-1a over bytes[start, start+length). */
+function hashBytes(bytes: Uint8Array, start: number, length: number): number {
+  let hash = 0x811c9dc5;
+  for (let i = start; i < start + length; i++) hash = Math.imul(hash ^ bytes[i], 0x01000193);
+  return hash >>> 0;
 }
 
 /**
@@ -93,16 +122,21 @@ export function decodeWith(
   }
 }
 
-/** Encodes one value (`undefined` as an empty payload); a value the codec cannot carry is the sender's fault. */
+/**
+ * Encodes one value (`undefined` as an empty payload), after `prefix` if given; a value the
+ * codec cannot carry is the sender's fault. JSON is written straight after the prefix.
+ */
 export function encodeWith(
   codec: Codec,
   value: unknown,
   what: string,
   code: "invalid_argument" | "internal",
+  prefix?: Uint8Array,
 ): Uint8Array {
-  if (value === undefined) return EMPTY;
+  if (value === undefined) return prefix ?? EMPTY;
   try {
-    return codec.encode(value);
+    if (codec === json) return pooledText(stringify(value), prefix);
+    return prefix === undefined ? codec.encode(value) : withPrefix(prefix, codec.encode(value));
   } catch (error) {
     throw new RpcError(code, `${what} cannot be encoded as ${codec.name}: ${(error as Error).message}`, {
       cause: error,
