@@ -1,10 +1,10 @@
 /** Loads the weft TCP adapter of the runtime the bench runs on. */
-import type { Connection, Server } from "../mod.ts";
+import type { Connection, ConnectionOptions, Server } from "../mod.ts";
 import { runtime } from "./common.ts";
 
 export interface Adapter {
   listen(server: Server, options?: { hostname?: string; port?: number }): Promise<{ port: number; close(): Promise<void> }>;
-  connect(options: { hostname?: string; port: number }): Promise<Connection>;
+  connect(options: { hostname?: string; port: number } & ConnectionOptions): Promise<Connection>;
 }
 
 export async function loadAdapter(): Promise<Adapter> {

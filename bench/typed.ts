@@ -20,6 +20,7 @@
  *                  output (the same plus a version number) on the server
  *   typed-novalid  the same procedure with v.unknown() schemas (`client.trusted`), the same
  *                  payloads: the typed layer without validation's cost
+ *   typed-msgpack  `typed` on a connection whose codec is MessagePack instead of JSON
  * The client is `createClient<typeof routes>(conn)` with no contract, as an application
  * writes it, so validation runs on the server only. Procedures: bench/weft_server.ts.
  *
@@ -92,7 +93,7 @@ function runner(mode: string, inFlight: number, conn: Connection, serverPid: num
     }, serverPid);
   }
   const client = createClient<TypedRoutes>(conn);
-  if (mode === "typed") {
+  if (mode === "typed" || mode === "typed-msgpack") {
     return new LaneRunner(mode, inFlight, conn, async () => {
       const stored = await client.checked(ITEM);
       if (stored.id !== ITEM.id || stored.version !== 1) throw new Error(`bad reply: ${JSON.stringify(stored)}`);
@@ -162,12 +163,17 @@ async function main(): Promise<void> {
         (pinned ? "; client pinned to CPU 0, servers to CPU 1" : ""),
     );
 
-    const modes = ["raw", "weft", "typed", "typed-novalid"];
+    const modes = ["raw", "weft", "typed", "typed-novalid", "typed-msgpack"];
     const plan: Plan = applyOnly([...modes.map((m): [string, number] => [m, 1]), ...modes.map((m): [string, number] => [m, MANY])]);
     const open = async (mode: string, inFlight: number): Promise<Runner> =>
       mode === "raw"
         ? new RawRunner(await openRaw(rawServer.port), inFlight, rawServer.pid)
-        : runner(mode, inFlight, await connect({ hostname: HOST, port: weftServer.port }), weftServer.pid);
+        : runner(
+          mode,
+          inFlight,
+          await connect({ hostname: HOST, port: weftServer.port, codec: mode === "typed-msgpack" ? "msgpack" : "raw" }),
+          weftServer.pid,
+        );
     const rows = await measurePlan(plan, open);
 
     const find = (mode: string, inFlight: number) => rows.find((r) => r.mode === mode && r.inFlight === inFlight);
