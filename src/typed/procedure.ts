@@ -89,27 +89,31 @@ export interface Event<D extends Schema> extends EventOptions {
 /** Any event, whatever its type. */
 export type AnyEvent = Event<Schema>;
 
-/** The procedure builders, with handlers typed for context `C` (see `procedures<C>()`). */
+/**
+ * The procedure builders, with handlers typed for context `C` (see `procedures<C>()`).
+ * The schemas alone decide I and O (`NoInfer` on the handler): a handler is then checked
+ * against them, so `() => "pong"` stays the literal a `v.literal("pong")` output wants.
+ */
 export interface ProcedureBuilders<C> {
   /** One request, one reply. */
-  unary<const I extends Schema, const O extends Schema>(
+  unary<I extends Schema, O extends Schema>(
     options: ProcedureOptions<I, O>,
-    handler?: HandlerOf<"unary", I, O, C>,
+    handler?: NoInfer<HandlerOf<"unary", I, O, C>>,
   ): Procedure<"unary", I, O, C>;
   /** One request, a reply stream: the handler is an async generator or returns a ReadableStream. */
-  serverStream<const I extends Schema, const O extends Schema>(
+  serverStream<I extends Schema, O extends Schema>(
     options: ProcedureOptions<I, O>,
-    handler?: HandlerOf<"serverStream", I, O, C>,
+    handler?: NoInfer<HandlerOf<"serverStream", I, O, C>>,
   ): Procedure<"serverStream", I, O, C>;
   /** A request stream, one reply: the handler walks its inputs with `for await`. */
-  clientStream<const I extends Schema, const O extends Schema>(
+  clientStream<I extends Schema, O extends Schema>(
     options: ProcedureOptions<I, O>,
-    handler?: HandlerOf<"clientStream", I, O, C>,
+    handler?: NoInfer<HandlerOf<"clientStream", I, O, C>>,
   ): Procedure<"clientStream", I, O, C>;
   /** Streams both ways. */
-  bidi<const I extends Schema, const O extends Schema>(
+  bidi<I extends Schema, O extends Schema>(
     options: ProcedureOptions<I, O>,
-    handler?: HandlerOf<"bidi", I, O, C>,
+    handler?: NoInfer<HandlerOf<"bidi", I, O, C>>,
   ): Procedure<"bidi", I, O, C>;
 }
 
