@@ -134,6 +134,17 @@ export interface Target {
   readonly definition: AnyProcedure | null;
 }
 
+/**
+ * A request stream item failed here (the contract refused it, or it could not be encoded):
+ * the call fails with that error itself, not a bare `cancelled`.
+ */
+export class InputFailed {
+  readonly error: unknown;
+  constructor(error: unknown) {
+    this.error = error;
+  }
+}
+
 /** Every call's options: typed calls always let the peer run them concurrently. */
 const NON_BLOCKING = Object.freeze({ nonBlocking: true });
 
@@ -223,7 +234,9 @@ export class Caller {
     } catch (error) {
       iterator.return?.()?.catch(() => {});
       // Once the reply is in (or the call failed), a refused send is expected, not news.
-      if (!replied) stream.cancel(error);
+      // An item the contract refuses fails the call with that error; a source that throws
+      // cancels it (the error is the cause).
+      if (!replied) stream.cancel(error instanceof RpcError ? new InputFailed(error) : error);
     }
   }
 

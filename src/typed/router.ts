@@ -12,6 +12,7 @@ import {
   type Schema,
   type Shape,
 } from "./procedure.ts";
+import { EVENT_CMD, PROCEDURE_CMD } from "./wire.ts";
 
 /** A tree of procedures and events. */
 export interface Router {
@@ -60,6 +61,10 @@ export function flatten(routes: Router): Map<string, Route> {
       if (isProcedure(entry) || isEvent(entry)) {
         const cmds = isProcedure(entry) ? procedureCmds : eventCmds;
         if (entry.cmd !== undefined) {
+          const reserved = isProcedure(entry) ? PROCEDURE_CMD : EVENT_CMD;
+          if (entry.cmd === reserved) {
+            throw new TypeError(`"${path}" is pinned to cmd ${entry.cmd}, which carries every ${entry.kind} by name`);
+          }
           const clash = cmds.get(entry.cmd);
           if (clash !== undefined) throw new TypeError(`"${path}" and "${clash}" are both pinned to cmd ${entry.cmd}`);
           cmds.set(entry.cmd, path);

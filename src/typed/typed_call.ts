@@ -9,7 +9,7 @@ import { RpcError } from "../errors.ts";
 import type { Metadata } from "../extensions.ts";
 import type { Response } from "../response.ts";
 import { readableFrom } from "../streams.ts";
-import type { Caller, ClientCall, ProcedureCallOptions, Target } from "./client.ts";
+import { type Caller, type ClientCall, InputFailed, type ProcedureCallOptions, type Target } from "./client.ts";
 
 /** A unary or client-streaming call: a promise of the output, and the reply's metadata. */
 export interface UnaryCall<T> extends Promise<T> {
@@ -71,7 +71,9 @@ class Failure {
   }
 }
 
-const toFailure = (error: unknown) => new Failure(error);
+/** A failure as a value; a request stream's own failure (its source, an invalid item) unwrapped. */
+const toFailure = (error: unknown) =>
+  new Failure(error instanceof RpcError && error.cause instanceof InputFailed ? error.cause.error : error);
 
 /** The handle on a call made through a typed client; see UnaryCall and ReplyStream. */
 export class TypedCall<T> implements UnaryCall<T>, ReplyStream<T> {
