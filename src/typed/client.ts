@@ -108,7 +108,12 @@ function pathProxy(path: string, caller: Caller): unknown {
   let target: Target | null = null; // resolved on the first call, then kept here
   const callProcedure = (input?: unknown, options?: ProcedureCallOptions) => {
     if (path === "") throw new TypeError("a typed client is not callable: call one of its procedures");
-    return new TypedCall(caller, target ??= caller.target(path), input, options);
+    try {
+      target ??= caller.target(path);
+    } catch (error) {
+      return TypedCall.failed(caller, path, error); // a name the contract lacks: a failed call, not a throw
+    }
+    return new TypedCall(caller, target, input, options);
   };
   return new Proxy(callProcedure, {
     get(_, key) {

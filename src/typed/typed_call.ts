@@ -90,10 +90,24 @@ export class TypedCall<T> implements UnaryCall<T>, ReplyStream<T> {
   #cancelled: { reason: unknown } | null = null;
   #iterated = false;
 
-  constructor(caller: Caller, target: Target, input: unknown, options: ProcedureCallOptions | undefined) {
+  /** A call that failed before it could start (a procedure the contract does not have). */
+  static failed<T>(caller: Caller, path: string, error: unknown): TypedCall<T> {
+    const target: Target = { path, inputWhat: "", prefix: null, cmd: 0, codec: null, definition: null };
+    return new TypedCall<T>(caller, target, undefined, undefined, new Failure(error));
+  }
+
+  constructor(
+    caller: Caller,
+    target: Target,
+    input: unknown,
+    options: ProcedureCallOptions | undefined,
+    failure?: Failure,
+  ) {
     this.#caller = caller;
     this.#target = target;
-    if (caller.middleware.length === 0) {
+    if (failure !== undefined) {
+      this.#result = Promise.resolve(failure);
+    } else if (caller.middleware.length === 0) {
       // The common case, kept to one promise: a failure becomes a Failure right here.
       let pending: PendingCall;
       try {
