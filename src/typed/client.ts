@@ -207,8 +207,10 @@ export class Caller {
       return stream;
     }
     const what = target.inputWhat;
-    const checked = definition === null ? input : validate(definition.input, input, what, "invalid_argument");
-    if (checked instanceof Promise) throw new TypeError(`${what}: async input schemas are validated on the server only`);
+    // An async input schema is left to the server: a call's first frame leaves synchronously.
+    const checked = definition === null || definition.input.async === true
+      ? input
+      : validate(definition.input, input, what, "invalid_argument");
     const payload = encodeWith(codec, checked, what, "invalid_argument", target.prefix ?? undefined);
     return this.#connection.open(target.cmd, payload, options);
   }
