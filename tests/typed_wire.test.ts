@@ -175,6 +175,7 @@ const pinned = router({
   }),
   byName: unary({ input: v.string(), output: v.string() }, (s) => `by name: ${s}`),
   alert: event(v.object({ level: v.string() }), { cmd: 60 }),
+  blob: event(v.object({ bytes: v.instance(Uint8Array) }), { cmd: 61, codec: msgpack }),
   notice: event(v.string()),
 });
 
@@ -358,6 +359,16 @@ describe("events on the wire", () => {
     t.served.emit.alert({ level: "early" });
     await until(() => got.length === 1, 1000, "the pinned event on its cmd");
     expect(got).toEqual([{ level: "early" }]);
+    await t.close();
+  });
+
+  test("a pinned event with its own codec is read with that codec on its cmd", async () => {
+    const t = await typedPair(pinned, { clientOptions: { contract: pinned } });
+    const got: unknown[] = [];
+    t.api.blob.subscribe((blob) => got.push(blob));
+    t.served.emit.blob({ bytes: new Uint8Array([1, 2, 3]) });
+    await until(() => got.length === 1, 1000, "the pinned msgpack event");
+    expect(got).toEqual([{ bytes: new Uint8Array([1, 2, 3]) }]);
     await t.close();
   });
 

@@ -97,15 +97,15 @@ interface Subscriber {
  */
 class EventHub {
   readonly #subscribers = new Set<Subscriber>();
-  readonly #pinned = new Map<number, string>();
+  readonly #pinned = new Map<number, { path: string; codec: Codec }>();
   readonly #previous: PushHandler | null;
 
   constructor(previous: PushHandler | null) {
     this.#previous = previous;
   }
 
-  pin(cmd: number, path: string): void {
-    this.#pinned.set(cmd, path);
+  pin(cmd: number, path: string, codec: Codec): void {
+    this.#pinned.set(cmd, { path, codec });
   }
 
   add(subscriber: Subscriber): () => void {
@@ -115,7 +115,7 @@ class EventHub {
   }
 
   readonly onPush = (message: PushMessage): void => {
-    let path: string | undefined;
+    let path: string;
     let body = message.payload;
     let codec: Codec;
     if (message.cmd === EVENT_CMD) {
@@ -128,24 +128,32 @@ class EventHub {
       }
       codec = codecOf(message.connection);
     } else {
-      path = this.#pinned.get(message.cmd);
-      if (path === undefined) return this.#previous?.(message);
-      codec = json;
+      const pinned = this.#pinned.get(message.cmd);
+      if (pinned === undefined) return this.#previous?.(message);
+      ({ path, codec } = pinned);
     }
-    let decoded: unknown;
-    let failed = false;
+    const what = `event "${path}"`;
+    let decoded: { value: unknown } | { error: unknown } | null = null; // once, for all its subscribers
     for (const subscriber of this.#subscribers) {
       if (subscriber.connection !== message.connection || subscriber.path !== path) continue;
       try {
-        if (!failed && decoded === undefined) decoded = decodeWith(codec, body, `event "${path}"`, "internal");
-        const value = subscriber.schema === null ? decoded : validate(subscriber.schema, decoded, `event "${path}"`, "internal");
+        decoded ??= decodeOnce(codec, body, what);
+        if ("error" in decoded) throw decoded.error;
+        const value = subscriber.schema === null ? decoded.value : validate(subscriber.schema, decoded.value, what, "internal");
         subscriber.deliver(value);
       } catch (error) {
-        failed = true;
         subscriber.fail(error);
       }
     }
   };
+}
+
+function decodeOnce(codec: Codec, body: Uint8Array, what: string): { value: unknown } | { error: unknown } {
+  try {
+    return { value: decodeWith(codec, body, what, "internal") };
+  } catch (error) {
+    return { error };
+  }
 }
 
 const hubs = new WeakMap<Mux, EventHub>();
@@ -171,7 +179,7 @@ export function subscribe(
   listener?: Listener<unknown>,
 ): (() => void) | Subscription<unknown> {
   const hub = hubOf(connection.mux);
-  if (definition?.cmd !== undefined) hub.pin(definition.cmd, path);
+  if (definition?.cmd !== undefined) hub.pin(definition.cmd, path, definition.codec ?? json);
   const schema = definition?.data ?? null;
   if (typeof listener === "function") {
     return hub.add({
