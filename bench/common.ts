@@ -180,6 +180,18 @@ export function killChildren(): void {
   killAll();
 }
 
+/** Runs a bench's main and exits: 0 when it finished, 1 (servers killed) when it threw. */
+export async function runBench(main: () => Promise<void>): Promise<never> {
+  try {
+    await main();
+    process.exit(0);
+  } catch (error) {
+    console.error("bench failed:", error);
+    killChildren();
+    process.exit(1);
+  }
+}
+
 /**
  * The command line that runs `script` (a path) on this very runtime. BENCH_CHILD_FLAGS
  * (space-separated) adds runtime flags, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.

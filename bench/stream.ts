@@ -76,6 +76,7 @@ import {
   u32,
   withTimeout,
   writeHeader,
+  runBench,
 } from "./common.ts";
 import { FrameScanner, openRawSocket, type RawSocket } from "./raw_frames.ts";
 
@@ -886,11 +887,4 @@ async function main(): Promise<void> {
   }
 }
 
-try {
-  await main();
-  process.exit(0);
-} catch (error) {
-  console.error("bench failed:", error);
-  killChildren();
-  process.exit(1);
-}
+await runBench(main);

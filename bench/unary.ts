@@ -43,6 +43,7 @@ import {
   runtimeVersion,
   type ServerChild,
   startServer,
+  runBench,
 } from "./common.ts";
 import { openRaw } from "./raw_client.ts";
 import {
@@ -176,11 +177,4 @@ async function main(): Promise<void> {
   }
 }
 
-try {
-  await main();
-  process.exit(0);
-} catch (error) {
-  console.error("bench failed:", error);
-  killChildren();
-  process.exit(1);
-}
+await runBench(main);

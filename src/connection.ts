@@ -384,23 +384,16 @@ export class Connection {
    * rejecting) when the call cannot start.
    */
   open(cmd: number, payload: Uint8Array = EMPTY, options?: CallOptions): PendingCall {
-    this.#checkCmd(cmd);
-    this.#checkPayload(payload);
-    if (options?.metadata !== undefined) checkMetadata(options.metadata);
-    const refused = this.#refuseCall(cmd, options);
-    if (refused !== null) throw refused;
-    const id = this.#nextId;
-    this.#nextId += 2;
+    const id = this.#newCallId(cmd, options, payload);
     const call = new PendingCall(this.#host, id, cmd, options);
     this.#calls.set(id, call);
     const flags = this.#host.baseFlags | ((options?.nonBlocking ?? this.#nonBlockingDefault) ? Flags.NonBlock : 0);
-    if (options !== undefined && (options.metadata !== undefined || options.timeout !== undefined)) {
-      this.#writeCall(id, flags, cmd, payload, { metadata: options.metadata, timeout: options.timeout });
-    } else if (this.#helloBit !== 0 && this.#deferFirstFlight) {
-      this.#writeCall(id, flags, cmd, payload, {});
-    } else {
-      this.#sendFrame(id, flags, cmd, payload, undefined);
-    }
+    const ext = options !== undefined && (options.metadata !== undefined || options.timeout !== undefined)
+      ? { metadata: options.metadata, timeout: options.timeout }
+      : undefined;
+    // Before the handshake (#helloBit) the call may have to wait on the server: #writeCall decides.
+    if (ext !== undefined || this.#helloBit !== 0) this.#writeCall(id, flags, cmd, payload, ext);
+    else this.#sendFrame(id, flags, cmd, payload, undefined);
     return call;
   }
 
@@ -409,12 +402,7 @@ export class Connection {
    * the reply arrives on `call.response` or by walking `call` with `for await`.
    */
   call(cmd: number, options?: CallOptions): Call {
-    this.#checkCmd(cmd);
-    if (options?.metadata !== undefined) checkMetadata(options.metadata);
-    const refused = this.#refuseCall(cmd, options);
-    if (refused !== null) throw refused;
-    const id = this.#nextId;
-    this.#nextId += 2;
+    const id = this.#newCallId(cmd, options);
     if (options?.nonBlocking === undefined && this.#nonBlockingDefault) options = { ...options, nonBlocking: true };
     const call = new Call(this.#host, id, cmd, options);
     this.#calls.set(id, call);
@@ -1252,12 +1240,12 @@ export class Connection {
    * metadata is marked (0x40 and 0x80) and its block follows in EXT once the server
    * greets (a plain qrpc server ignores both bits and never greets).
    */
-  #writeCall(id: RequestId, flags: number, cmd: number, payload: Uint8Array, ext: Extensions): void {
+  #writeCall(id: RequestId, flags: number, cmd: number, payload: Uint8Array, ext: Extensions | undefined): void {
     if (this.#extended) return this.#sendFrame(id, flags, cmd, payload, ext);
     // Before the handshake the server knows neither the call's metadata nor what SETTINGS
     // will say: it holds such a call until its block follows SETTINGS (§13).
-    if (this.#helloBit !== 0 && (this.#deferFirstFlight || hasMetadata(ext.metadata))) {
-      (this.#deferredExt ??= new Map()).set(id, encodeExtensions({ metadata: ext.metadata, timeout: ext.timeout }));
+    if (this.#helloBit !== 0 && (this.#deferFirstFlight || hasMetadata(ext?.metadata))) {
+      (this.#deferredExt ??= new Map()).set(id, encodeExtensions({ metadata: ext?.metadata, timeout: ext?.timeout }));
       flags |= WeftFlags.Control;
     }
     this.#sendFrame(id, flags, cmd, payload, undefined);
@@ -1304,6 +1292,18 @@ export class Connection {
   // ---- calling ---------------------------------------------------------------------
 
   /** Why a new call cannot start, as a rejected promise; null when it can. */
+  /** Checks a new call (and its one payload, if given) and numbers it; throws when it cannot start. */
+  #newCallId(cmd: number, options: CallOptions | undefined, payload?: Uint8Array): RequestId {
+    this.#checkCmd(cmd);
+    if (payload !== undefined) this.#checkPayload(payload);
+    if (options?.metadata !== undefined) checkMetadata(options.metadata);
+    const refused = this.#refuseCall(cmd, options);
+    if (refused !== null) throw refused;
+    const id = this.#nextId;
+    this.#nextId += 2;
+    return id;
+  }
+
   /** Why a new call cannot start now, or null when it can. */
   #refuseCall(cmd: number, options: CallOptions | undefined): RpcError | null {
     if (this.#peerGoingAway !== null && this.#state === OPEN) {

@@ -18,7 +18,7 @@ import { isEvent, isProcedure } from "./procedure.ts";
 import { flatten, type Router } from "./router.ts";
 import { StreamedReply, TypedCall, type ReplyStream, type UnaryCall } from "./typed_call.ts";
 import { validate } from "./validate.ts";
-import { codecOf, decodeWith, encodeWith, namePrefix, PROCEDURE_CMD } from "./wire.ts";
+import { codecOf, decodeChecked, encodeWith, type Labels, labelsOf, namePrefix, PROCEDURE_CMD } from "./wire.ts";
 
 /** Options of one typed call. */
 export interface ProcedureCallOptions {
@@ -131,8 +131,8 @@ function pathProxy(path: string, caller: Caller): unknown {
 /** How one procedure is reached: its name prefix, or its pinned cmd and codec. */
 export interface Target {
   readonly path: string;
-  /** `input of "path"`, for errors (made once). */
-  readonly inputWhat: string;
+  /** How errors name this procedure's values. */
+  readonly labels: Labels;
   readonly prefix: Uint8Array | null;
   readonly cmd: number;
   readonly codec: Codec | null;
@@ -191,9 +191,10 @@ export class Caller {
       throw new RpcError("unimplemented", `the contract has no procedure named "${path}"`);
     }
     const definition = (found ?? null) as AnyProcedure | null;
+    const common = { path, labels: labelsOf(path), definition };
     return definition?.cmd !== undefined
-      ? { path, inputWhat: `input of "${path}"`, prefix: null, cmd: definition.cmd, codec: definition.codec ?? json, definition }
-      : { path, inputWhat: `input of "${path}"`, prefix: namePrefix(path), cmd: PROCEDURE_CMD, codec: null, definition };
+      ? { ...common, prefix: null, cmd: definition.cmd, codec: definition.codec ?? json }
+      : { ...common, prefix: namePrefix(path), cmd: PROCEDURE_CMD, codec: null };
   }
 
   /** Sends the request: one frame for a value, a request stream for a source. */
@@ -203,10 +204,10 @@ export class Caller {
     const definition = target.definition;
     if (isAsyncIterable(input) || isReadableStream(input)) {
       const stream = this.#connection.call(target.cmd, options);
-      this.#pump(stream, target, codec, input as Source<unknown>, target.path);
+      this.#pump(stream, target, codec, input as Source<unknown>);
       return stream;
     }
-    const what = target.inputWhat;
+    const what = target.labels.input;
     // An async input schema is left to the server: a call's first frame leaves synchronously.
     const checked = definition === null || definition.input.async === true
       ? input
@@ -221,9 +222,8 @@ export class Caller {
     target: Target,
     codec: Codec,
     source: Source<unknown>,
-    path: string,
   ): Promise<void> {
-    const what = `input item of "${path}"`;
+    const what = target.labels.inputItem;
     const schema = target.definition?.input ?? null;
     const iterator = toAsyncIterator(source);
     let replied = false;
@@ -249,18 +249,10 @@ export class Caller {
 
   /** The reply: one output, or a StreamedReply that decodes as it is read. */
   read(target: Target, response: Response): unknown {
-    const path = target.path;
     const codec = target.codec ?? codecOf(this.#connection);
     const schema = target.definition?.output ?? null;
-    if (response.stream === null) {
-      const what = `output of "${path}"`;
-      const value = decodeWith(codec, response.payload, what, "internal");
-      return schema === null ? value : validate(schema, value, what, "internal");
-    }
-    const what = `item of "${path}"`;
-    return new StreamedReply(response, (bytes) => {
-      const value = decodeWith(codec, bytes, what, "internal");
-      return schema === null ? value : validate(schema, value, what, "internal");
-    });
+    if (response.stream === null) return decodeChecked(codec, response.payload, schema, target.labels.output, "internal");
+    const what = target.labels.outputItem;
+    return new StreamedReply(response, (bytes) => decodeChecked(codec, bytes, schema, what, "internal"));
   }
 }

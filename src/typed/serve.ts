@@ -15,7 +15,17 @@ import type { AnyProcedure, InputStream, Schema } from "./procedure.ts";
 import { isProcedure } from "./procedure.ts";
 import { flatten, type Route, type Router } from "./router.ts";
 import { validate } from "./validate.ts";
-import { codecOf, decodeWith, encodeWith, nameLength, NameTable, PROCEDURE_CMD, readName } from "./wire.ts";
+import {
+  codecOf,
+  decodeChecked,
+  encodeWith,
+  type Labels,
+  labelsOf,
+  nameLength,
+  NameTable,
+  PROCEDURE_CMD,
+  readName,
+} from "./wire.ts";
 
 /** What `serve` can serve on: a Server (all its connections) or one Connection. */
 export interface ServeTarget {
@@ -47,7 +57,6 @@ export interface Served<R> {
 /** The name of the reflection procedure (names starting with "$" are weft's). */
 export const DESCRIBE_PROCEDURE = "$weft.describe";
 
-
 /**
  * Serves `routes` on `target`: calls by name on cmd 0xFFFF, and each pinned procedure on
  * its own cmd. Throws if one of those cmds already has a handler.
@@ -59,9 +68,8 @@ export function serve<const R extends Router, C = Context>(
 ): Served<R> {
   const table = flatten(routes);
   const procedures = new NameTable<ProcedureRunner>();
-  const runners: ProcedureRunner[] = [];
+  const pinned: ProcedureRunner[] = [];
   const middleware = (options.middleware ?? []) as readonly Middleware<Context>[];
-  const claimed: number[] = [PROCEDURE_CMD];
   for (const route of table.values()) {
     const definition = route.definition;
     if (!isProcedure(definition)) continue;
@@ -70,10 +78,9 @@ export function serve<const R extends Router, C = Context>(
     }
     const runner = new ProcedureRunner(route.path, definition, middleware);
     procedures.set(route.path, runner);
-    runners.push(runner);
-    if (definition.cmd !== undefined) claimed.push(definition.cmd);
+    if (definition.cmd !== undefined) pinned.push(runner);
   }
-  for (const cmd of claimed) {
+  for (const cmd of [PROCEDURE_CMD, ...pinned.map((runner) => runner.definition.cmd!)]) {
     if (target.mux.lookup(cmd) !== undefined) throw new TypeError(`serve: cmd ${cmd} already has a handler`);
   }
   let describeReply: Promise<Uint8Array> | null = null;
@@ -88,15 +95,13 @@ export function serve<const R extends Router, C = Context>(
     }
     throw new RpcError("unimplemented", `no procedure named "${name}"`);
   });
-  for (const runner of runners) {
-    const cmd = runner.definition.cmd;
-    if (cmd === undefined) continue;
+  for (const runner of pinned) {
     const codec = runner.definition.codec ?? json;
-    target.mux.handle(cmd, (request) => runner.run(request, 0, codec));
+    target.mux.handle(runner.definition.cmd!, (request) => runner.run(request, 0, codec));
   }
-  const hasConnections = target as ServeTarget & { connections?: ReadonlySet<Connection> };
-  const everyone = (): Iterable<Connection> =>
-    hasConnections.connections ?? [target as unknown as Connection];
+  // A Server pushes to all its connections; a Connection is its own only one.
+  const server = target as ServeTarget & { connections?: ReadonlySet<Connection> };
+  const everyone = (): Iterable<Connection> => server.connections ?? [target as unknown as Connection];
   return {
     routes: table,
     emit: emitter<R>(table, everyone),
@@ -108,36 +113,34 @@ export function serve<const R extends Router, C = Context>(
 class ProcedureRunner {
   readonly path: string;
   readonly definition: AnyProcedure;
+  readonly #labels: Labels;
   readonly #middleware: readonly Middleware<Context>[];
   // deno-lint-ignore no-explicit-any
   readonly #handler: (input: any, ctx: Context) => any;
-  readonly #syncInput: boolean;
+  /** Unary, no middleware, sync schemas: a handler that returns at once is answered synchronously. */
+  readonly #direct: boolean;
 
   constructor(path: string, definition: AnyProcedure, middleware: readonly Middleware<Context>[]) {
     this.path = path;
     this.definition = definition;
+    this.#labels = labelsOf(path);
     this.#middleware = middleware;
     this.#handler = definition.handler!;
-    this.#syncInput = definition.input.async !== true && definition.output.async !== true;
+    this.#direct = definition.shape === "unary" && middleware.length === 0 &&
+      definition.input.async !== true && definition.output.async !== true;
   }
 
   run(request: IncomingRequest, offset: number, codec: Codec): HandlerResult | Promise<HandlerResult> {
     const shape = this.definition.shape;
     const ctx = new Context(request, this.path, shape);
-    if (shape === "unary" || shape === "clientStream") {
-      // The fast path: no middleware, sync schemas, a handler that returns at once.
-      if (this.#middleware.length === 0 && shape === "unary" && this.#syncInput) {
-        const output = this.#handler(this.#input(request, offset, codec), ctx);
-        if (!(output instanceof Promise)) return this.#encodeOutput(validate(this.definition.output, output, this.#outputWhat, "internal"), codec);
-        return output.then((value) => this.#finishOne(value, codec));
-      }
-      return this.#invoke(request, ctx, offset, codec).then((value) => this.#finishOne(value, codec));
+    if (this.#direct) {
+      const output = this.#handler(this.#input(request, offset, codec), ctx);
+      if (output instanceof Promise) return output.then((value) => this.#finishOne(value, codec));
+      return this.#encodeOutput(validate(this.definition.output, output, this.#labels.output, "internal"), codec);
     }
-    return this.#replyStream(this.#invoke(request, ctx, offset, codec), codec);
-  }
-
-  get #outputWhat(): string {
-    return `output of "${this.path}"`;
+    const result = this.#invoke(request, ctx, offset, codec);
+    if (shape === "unary" || shape === "clientStream") return result.then((value) => this.#finishOne(value, codec));
+    return this.#replyStream(result, codec);
   }
 
   /** Middleware, then the handler with its validated input(s). */
@@ -146,7 +149,7 @@ class ProcedureRunner {
       const shape = this.definition.shape;
       const input = shape === "unary" || shape === "serverStream"
         ? await this.#input(request, offset, codec)
-        : new RequestItems(request, offset, codec, this.definition.input, this.path);
+        : new RequestItems(request, offset, codec, this.definition.input, this.#labels.inputItem);
       return this.#handler(input, ctx);
     };
     return this.#middleware.length === 0 ? callHandler() : runMiddleware(this.#middleware, ctx, callHandler);
@@ -161,16 +164,15 @@ class ProcedureRunner {
       );
     }
     const bytes = offset === 0 ? request.payload : request.payload.subarray(offset);
-    const value = decodeWith(codec, bytes, `input of "${this.path}"`, "invalid_argument");
-    return validate(this.definition.input, value, `input of "${this.path}"`, "invalid_argument");
+    return decodeChecked(codec, bytes, this.definition.input, this.#labels.input, "invalid_argument");
   }
 
   async #finishOne(value: unknown, codec: Codec): Promise<Uint8Array> {
-    return this.#encodeOutput(await validate(this.definition.output, value, this.#outputWhat, "internal"), codec);
+    return this.#encodeOutput(await validate(this.definition.output, value, this.#labels.output, "internal"), codec);
   }
 
   #encodeOutput(value: unknown, codec: Codec): Uint8Array {
-    return encodeWith(codec, value, this.#outputWhat, "internal");
+    return encodeWith(codec, value, this.#labels.output, "internal");
   }
 
   /** The handler's stream, each item validated and encoded as it goes. */
@@ -180,7 +182,7 @@ class ProcedureRunner {
       throw new TypeError(`"${this.path}" must return an async iterable or a ReadableStream, got ${typeof result}`);
     }
     const iterator = toAsyncIterator(result as AsyncIterable<unknown>);
-    const what = `item of "${this.path}"`;
+    const what = this.#labels.outputItem;
     const schema = this.definition.output;
     try {
       for (;;) {
@@ -205,12 +207,12 @@ class RequestItems<T> implements InputStream<T> {
   readonly #what: string;
   #taken = false;
 
-  constructor(request: IncomingRequest, offset: number, codec: Codec, schema: Schema, path: string) {
+  constructor(request: IncomingRequest, offset: number, codec: Codec, schema: Schema, what: string) {
     this.#request = request;
     this.#offset = offset;
     this.#codec = codec;
     this.#schema = schema;
-    this.#what = `input item of "${path}"`;
+    this.#what = what;
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<T> {
@@ -221,8 +223,7 @@ class RequestItems<T> implements InputStream<T> {
       const bytes = first && this.#offset > 0 ? payload.subarray(this.#offset) : payload;
       first = false;
       if (bytes.length === 0) continue; // the opening frame of a call by name, or an empty end
-      const value = decodeWith(this.#codec, bytes, this.#what, "invalid_argument");
-      yield (await validate(this.#schema, value, this.#what, "invalid_argument")) as T;
+      yield (await decodeChecked(this.#codec, bytes, this.#schema, this.#what, "invalid_argument")) as T;
     }
   }
 

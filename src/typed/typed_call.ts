@@ -10,6 +10,7 @@ import type { Metadata } from "../extensions.ts";
 import type { Response } from "../response.ts";
 import { readableFrom } from "../streams.ts";
 import { type Caller, type ClientCall, InputFailed, type ProcedureCallOptions, type Target } from "./client.ts";
+import { labelsOf } from "./wire.ts";
 
 /** A unary or client-streaming call: a promise of the output, and the reply's metadata. */
 export interface UnaryCall<T> extends Promise<T> {
@@ -92,7 +93,7 @@ export class TypedCall<T> implements UnaryCall<T>, ReplyStream<T> {
 
   /** A call that failed before it could start (a procedure the contract does not have). */
   static failed<T>(caller: Caller, path: string, error: unknown): TypedCall<T> {
-    const target: Target = { path, inputWhat: "", prefix: null, cmd: 0, codec: null, definition: null };
+    const target: Target = { path, labels: labelsOf(path), prefix: null, cmd: 0, codec: null, definition: null };
     return new TypedCall<T>(caller, target, undefined, undefined, new Failure(error));
   }
 

@@ -14,6 +14,8 @@ import { json, stringify } from "../codec/json.ts";
 import { pooledConcat, pooledText } from "../byte_pool.ts";
 import type { Connection } from "../connection.ts";
 import { RpcError } from "../errors.ts";
+import type { Schema } from "./procedure.ts";
+import { validate } from "./validate.ts";
 
 /** The cmd of calls by name (the top of the 16-bit routing range). */
 export const PROCEDURE_CMD = 0xffff;
@@ -142,4 +144,36 @@ export function encodeWith(
       cause: error,
     });
   }
+}
+
+/** How errors name a procedure's values: made once per procedure, not per call. */
+export interface Labels {
+  readonly input: string;
+  readonly output: string;
+  readonly inputItem: string;
+  readonly outputItem: string;
+}
+
+export function labelsOf(path: string): Labels {
+  return {
+    input: `input of "${path}"`,
+    output: `output of "${path}"`,
+    inputItem: `input item of "${path}"`,
+    outputItem: `item of "${path}"`,
+  };
+}
+
+/**
+ * One payload decoded and, when there is a schema, validated: the value (a promise of it
+ * for an async schema), or an RpcError of `code` naming `what`.
+ */
+export function decodeChecked(
+  codec: Codec,
+  bytes: Uint8Array,
+  schema: Schema | null,
+  what: string,
+  code: "invalid_argument" | "internal",
+): unknown {
+  const value = decodeWith(codec, bytes, what, code);
+  return schema === null ? value : validate(schema, value, what, code);
 }
