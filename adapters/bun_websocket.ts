@@ -1,0 +1,41 @@
+/**
+ * Bun: weft over WebSocket, served by `Bun.serve` through Hono (`hono/bun`), and the
+ * client (Bun's own WebSocket).
+ */
+import { Hono } from "hono";
+import { upgradeWebSocket, websocket } from "hono/bun";
+import type { Server } from "../mod.ts";
+import { connectWebSocket } from "../src/websocket_client.ts";
+import { DEFAULT_HOSTNAME } from "./options.ts";
+import { mountWeft, withDrain } from "./hono.ts";
+import { listenerUrl, type WebSocketListener, type WebSocketListenOptions } from "./websocket_options.ts";
+
+export { connectWebSocket };
+export type { WebSocketConnectOptions } from "../src/websocket_client.ts";
+export type { WebSocketListener, WebSocketListenOptions } from "./websocket_options.ts";
+
+/** Serves `server` over WebSocket on `options.path` (default /qrpc). */
+export function listenWebSocket(server: Server, options: WebSocketListenOptions = {}): Promise<WebSocketListener> {
+  const hostname = options.hostname ?? DEFAULT_HOSTNAME;
+  const path = options.path ?? "/qrpc";
+  const app = mountWeft(options.app ?? new Hono(), server, { ...options, upgradeWebSocket, path });
+  let http;
+  try {
+    http = Bun.serve({ hostname, port: options.port ?? 0, fetch: app.fetch, websocket: withDrain(websocket) });
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  const port = http.port!;
+  const listener: WebSocketListener = {
+    hostname,
+    port,
+    url: listenerUrl(hostname, port, path),
+    close() {
+      server.removeListener(listener);
+      http.stop(false); // stop accepting; live connections are server.close()'s
+      return Promise.resolve();
+    },
+  };
+  server.addListener(listener);
+  return Promise.resolve(listener);
+}

@@ -1,0 +1,130 @@
+/**
+ * weft on a Hono route: WebSocket upgrades through the runtime's own `upgradeWebSocket`
+ * (from `hono/bun`, `hono/deno`, `@hono/node-server` or `hono/cloudflare-workers`), so
+ * one app serves RPC beside ordinary HTTP routes, and one Server serves TCP and
+ * WebSocket connections at once.
+ *
+ *   app.get("/qrpc", upgradeWeft(server, upgradeWebSocket));
+ *   // or
+ *   mountWeft(app, server, { upgradeWebSocket });
+ *
+ * Hono's `WSContext.send` says nothing about backpressure, so the runtime's socket
+ * (`ws.raw`) is used directly: its buffered amount (Bun's `getBufferedAmount()`,
+ * `bufferedAmount` on Deno, `ws` and Workers) decides when the engine must wait.
+ * Nothing here imports a runtime: each socket is recognised by its shape.
+ */
+import type { Hono, MiddlewareHandler } from "hono";
+import type { UpgradeWebSocket, WSContext, WSEvents } from "hono/ws";
+import type { Server } from "../mod.ts";
+import type { MessageSocket } from "../src/websocket_transport.ts";
+import { WebSocketTransport } from "../src/websocket_transport.ts";
+
+export interface WeftRouteOptions {
+  /** Bytes a socket may hold unsent before weft stops writing to it (default 1 MiB). */
+  highWaterMark?: number;
+}
+
+export interface MountOptions extends WeftRouteOptions {
+  // deno-lint-ignore no-explicit-any
+  upgradeWebSocket: UpgradeWebSocket<any>;
+  /** Default "/qrpc", as qrpc's bridge. */
+  path?: string;
+}
+
+/** The one subprotocol a qrpc server offers: what `new WebSocket(url, null)` sends. */
+export const QRPC_SUBPROTOCOL = "null";
+
+/** Sockets by their runtime object, so Bun's `drain` event can find its transport. */
+const transports = new WeakMap<object, WebSocketTransport>();
+
+/** A Hono handler that upgrades a request to a weft connection on `server`. */
+// deno-lint-ignore no-explicit-any
+export function upgradeWeft(server: Server, upgradeWebSocket: UpgradeWebSocket<any>, options: WeftRouteOptions = {}): MiddlewareHandler {
+  const upgrade = upgradeWebSocket(() => eventsFor(server, options));
+  return async (c, next) => {
+    const offered = c.req.header("sec-websocket-protocol");
+    const protocols = offered === undefined ? [] : offered.split(",").map((p) => p.trim()).filter((p) => p !== "");
+    if (protocols.length > 0 && protocols[0] !== QRPC_SUBPROTOCOL) {
+      return c.text(`weft: unsupported WebSocket subprotocol "${protocols[0]}"; offer none, or "${QRPC_SUBPROTOCOL}"`, 400);
+    }
+    const response = await upgrade(c, next);
+    return protocols.length > 0 && response instanceof Response ? withSubprotocol(response) : response;
+  };
+}
+
+/** Mounts weft on `app` at `options.path` (default /qrpc). */
+export function mountWeft<App extends Hono<any, any, any>>(app: App, server: Server, options: MountOptions): App {
+  const path = options.path ?? "/qrpc";
+  app.get(path, upgradeWeft(server, options.upgradeWebSocket, options));
+  return app;
+}
+
+/**
+ * Bun: Hono's `websocket` handlers plus `drain`, so a backpressured socket resumes as soon
+ * as Bun flushes it rather than at the next poll. `Bun.serve({ websocket: withDrain(websocket) })`.
+ */
+export function withDrain<H extends object>(websocket: H): H & { drain(ws: object): void } {
+  return { ...websocket, drain: (ws: object) => transports.get(ws)?.drained() };
+}
+
+/** One connection's handlers. Workers never calls onOpen, so any first event starts it. */
+function eventsFor(server: Server, options: WeftRouteOptions): WSEvents {
+  let transport: WebSocketTransport | null = null;
+  const start = (ws: WSContext) => {
+    if (transport !== null) return transport;
+    const raw = (ws.raw ?? ws) as object;
+    transport = new WebSocketTransport(messageSocketOf(raw, ws), { highWaterMark: options.highWaterMark });
+    transports.set(raw, transport);
+    server.accept(transport);
+    return transport;
+  };
+  return {
+    onOpen: (_event, ws) => void start(ws),
+    onMessage: (event, ws) => start(ws).receive(event.data),
+    onClose: (event) => transport?.closed(event.code, event.reason),
+    onError: (event) => transport?.failed((event as ErrorEvent).error ?? new Error("websocket error")),
+  };
+}
+
+/** The runtime's socket behind a WSContext, by shape: Bun's, `ws`'s, or a standard WebSocket. */
+function messageSocketOf(raw: any, ws: WSContext): MessageSocket {
+  if (typeof raw.getBufferedAmount === "function") {
+    // Bun's ServerWebSocket: send returns -1 when it queued under backpressure, 0 when it dropped.
+    return {
+      send: (message) => raw.send(message) !== 0,
+      bufferedAmount: () => raw.getBufferedAmount(),
+      close: (code, reason) => raw.close(code, reason),
+      cork: (sends) => raw.cork(sends),
+    };
+  }
+  const socket = raw._socket; // the `ws` package's net.Socket: cork it so a batch is one write
+  const open = () => (raw.readyState ?? ws.readyState) === 1;
+  return {
+    send(message) {
+      if (!open()) return false;
+      raw.send(message);
+      return true;
+    },
+    bufferedAmount: () => raw.bufferedAmount ?? 0,
+    close: (code, reason) => raw.close(code, reason),
+    cork: typeof socket?.cork === "function"
+      ? (sends) => {
+        socket.cork();
+        try {
+          sends();
+        } finally {
+          socket.uncork();
+        }
+      }
+      : undefined,
+  };
+}
+
+/** Workers' Hono helper does not echo the subprotocol; a browser that offered one needs it. */
+function withSubprotocol(response: Response): Response {
+  if (response.status !== 101 || response.headers.has("sec-websocket-protocol")) return response;
+  const headers = new Headers(response.headers);
+  headers.set("sec-websocket-protocol", QRPC_SUBPROTOCOL);
+  // deno-lint-ignore no-explicit-any
+  return new Response(null, { status: 101, headers, webSocket: (response as any).webSocket } as ResponseInit);
+}

@@ -1,0 +1,54 @@
+/**
+ * Node: weft over WebSocket, served by `@hono/node-server` (its `upgradeWebSocket`, on the
+ * `ws` package), and the client: Node 22's global WebSocket, or `ws` on Node 20.
+ */
+import type { AddressInfo } from "node:net";
+import { serve, upgradeWebSocket } from "@hono/node-server";
+import { Hono } from "hono";
+import { WebSocket as WsWebSocket, WebSocketServer } from "ws";
+import type { Connection, Server } from "../mod.ts";
+import {
+  connectWebSocket as connectWith,
+  type WebSocketConnectOptions,
+  type WebSocketConstructor,
+} from "../src/websocket_client.ts";
+import { DEFAULT_HOSTNAME } from "./options.ts";
+import { mountWeft } from "./hono.ts";
+import { listenerUrl, type WebSocketListener, type WebSocketListenOptions } from "./websocket_options.ts";
+
+export type { WebSocketConnectOptions } from "../src/websocket_client.ts";
+export type { WebSocketListener, WebSocketListenOptions } from "./websocket_options.ts";
+
+/** Opens a client connection; without a global WebSocket (Node 20) it uses the `ws` package. */
+export function connectWebSocket(options: WebSocketConnectOptions): Promise<Connection> {
+  const global = (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+  return connectWith({ ...options, WebSocket: options.WebSocket ?? global ?? (WsWebSocket as unknown as WebSocketConstructor) });
+}
+
+/** Serves `server` over WebSocket on `options.path` (default /qrpc). */
+export function listenWebSocket(server: Server, options: WebSocketListenOptions = {}): Promise<WebSocketListener> {
+  const hostname = options.hostname ?? DEFAULT_HOSTNAME;
+  const path = options.path ?? "/qrpc";
+  const app = mountWeft(options.app ?? new Hono(), server, { ...options, upgradeWebSocket, path });
+  const wss = new WebSocketServer({ noServer: true });
+  return new Promise((resolve, reject) => {
+    const http = serve({ fetch: app.fetch, hostname, port: options.port ?? 0, websocket: { server: wss } }, (info) => {
+      http.off("error", reject);
+      const port = (info as AddressInfo).port;
+      const listener: WebSocketListener = {
+        hostname,
+        port,
+        url: listenerUrl(hostname, port, path),
+        close() {
+          server.removeListener(listener);
+          // Stops accepting now; live sockets are server.close()'s business.
+          if (http.listening) http.close();
+          return Promise.resolve();
+        },
+      };
+      server.addListener(listener);
+      resolve(listener);
+    });
+    http.once("error", reject);
+  });
+}

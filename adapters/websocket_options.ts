@@ -1,0 +1,29 @@
+/** Options and shapes shared by the WebSocket adapters, so all three read the same. */
+import type { Hono } from "hono";
+import type { WeftRouteOptions } from "./hono.ts";
+
+export interface WebSocketListenOptions extends WeftRouteOptions {
+  /** Default "127.0.0.1". */
+  hostname?: string;
+  /** Default 0: the system picks a free port (read it back from `listener.port`). */
+  port?: number;
+  /** Default "/qrpc", as qrpc's bridge. */
+  path?: string;
+  /** An app of your own to mount weft on, beside its other routes. Default: a new one. */
+  // deno-lint-ignore no-explicit-any
+  app?: Hono<any, any, any>;
+}
+
+/** An HTTP server that upgrades `path` to weft connections on a Server. */
+export interface WebSocketListener {
+  readonly hostname: string;
+  readonly port: number;
+  /** `ws://hostname:port/path`: what clients connect to. */
+  readonly url: string;
+  /** Stops accepting. Live connections stay: close them with `server.close()`. */
+  close(): Promise<void>;
+}
+
+export function listenerUrl(hostname: string, port: number, path: string): string {
+  return `ws://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}${path}`;
+}

@@ -1,0 +1,214 @@
+/**
+ * weft over WebSocket, as qrpc's bridge carries it: the same byte stream in binary
+ * messages, exactly one frame per message sent, and any split of frames across the
+ * messages received (the engine's FrameDecoder reassembles them).
+ *
+ * This file knows nothing of any runtime: a WebSocket is reached through `MessageSocket`,
+ * which the client (a Web-standard WebSocket) and each server integration provide.
+ */
+import { ProtocolError, RpcError } from "./errors.ts";
+import { FrameSplitter } from "./frame_splitter.ts";
+import type { Transport } from "./transport.ts";
+
+/** The few things weft needs from a WebSocket, whatever made it. */
+export interface MessageSocket {
+  /** Sends one binary message. False: the socket has gone and the message was dropped. */
+  send(message: Uint8Array): boolean;
+  /** Bytes accepted by `send` but not yet handed to the network. */
+  bufferedAmount(): number;
+  close(code: number, reason: string): void;
+  /** Runs `sends` so that the messages it sends leave in as few writes as the socket can. */
+  cork?(sends: () => void): void;
+}
+
+export interface WebSocketTransportOptions {
+  /**
+   * Bytes the socket may hold unsent before weft stops writing to it (default 1 MiB).
+   * This bounds the memory a slow peer can make its server hold for it.
+   */
+  highWaterMark?: number;
+  /** For logs and errors. */
+  remoteAddress?: string;
+}
+
+export const DEFAULT_WEBSOCKET_HIGH_WATER_MARK: number = 1024 * 1024;
+/** Close codes (RFC 6455 §7.4.1). */
+export const CloseCodes = {
+  normal: 1000,
+  protocolError: 1002,
+  unsupportedData: 1003,
+  internalError: 1011,
+} as const;
+/** Close codes that mean the peer ended on purpose, not that the connection was lost. */
+const CLEAN_CLOSE_CODES = new Set([1000, 1001, 1005]);
+/** Longest polling step while waiting for a socket to drain; the first step is 1 ms. */
+const MAX_DRAIN_POLL_MS = 16;
+/** A close reason is at most 123 bytes; keep well inside it. */
+const MAX_REASON_LENGTH = 100;
+
+/** What a text message gets: the bridge is binary only. */
+export const TEXT_MESSAGE_REASON = "weft: text messages are not supported, send binary frames";
+
+/**
+ * A WebSocket as the core's Transport. Its owner feeds it the socket's events
+ * (`receive`, `closed`, `failed`, and `drained` where the socket has a drain event).
+ */
+export class WebSocketTransport implements Transport {
+  readonly readable: ReadableStream<Uint8Array>;
+  readonly writable: WritableStream<Uint8Array>;
+  readonly remoteAddress?: string;
+  readonly #socket: MessageSocket;
+  readonly #highWaterMark: number;
+  readonly #splitter: FrameSplitter;
+  readonly #sendFrame = (frame: Uint8Array) => {
+    if (!this.#socket.send(frame)) throw new RpcError("unavailable", "websocket closed");
+  };
+  #reads!: ReadableStreamDefaultController<Uint8Array>;
+  #readsDone = false;
+  #closed = false;
+  /** Messages that arrived behind a Blob still being read, to keep their order. */
+  #blobs: Promise<void> | null = null;
+  #drain: { resolve: () => void; reject: (error: unknown) => void } | null = null;
+  #drainTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(socket: MessageSocket, options: WebSocketTransportOptions = {}) {
+    this.#socket = socket;
+    this.#highWaterMark = options.highWaterMark ?? DEFAULT_WEBSOCKET_HIGH_WATER_MARK;
+    this.remoteAddress = options.remoteAddress;
+    this.#splitter = new FrameSplitter(this.#sendFrame, Number.MAX_SAFE_INTEGER);
+    this.readable = new ReadableStream<Uint8Array>({
+      start: (controller) => {
+        this.#reads = controller;
+      },
+      cancel: () => {
+        this.#readsDone = true;
+        this.#close(CloseCodes.normal, "");
+      },
+    });
+    this.writable = new WritableStream<Uint8Array>({
+      write: (chunk) => this.#write(chunk),
+      close: () => this.#close(CloseCodes.normal, ""),
+      abort: (reason) => {
+        const code = reason instanceof ProtocolError ? CloseCodes.protocolError : CloseCodes.internalError;
+        this.#close(code, reason instanceof Error ? reason.message : "");
+      },
+    });
+  }
+
+  /** A message arrived: binary data in any of the shapes runtimes deliver, or text. */
+  receive(data: unknown): void {
+    if (this.#readsDone) return;
+    if (this.#blobs !== null || isBlob(data)) {
+      const previous = this.#blobs ?? Promise.resolve();
+      const next: Promise<void> = previous
+        .then(() => (isBlob(data) ? data.arrayBuffer() : data))
+        .then((bytes) => {
+          if (this.#blobs === next) this.#blobs = null;
+          this.#accept(bytes);
+        }, (error) => this.failed(error));
+      this.#blobs = next;
+      return;
+    }
+    this.#accept(data);
+  }
+
+  /** The socket closed, from either end. */
+  closed(code = 1005, reason = ""): void {
+    this.#closed = true;
+    this.#failDrain(new RpcError("unavailable", "websocket closed"));
+    if (this.#readsDone) return;
+    this.#readsDone = true;
+    if (CLEAN_CLOSE_CODES.has(code)) return this.#reads.close();
+    const why = reason ? `: ${reason}` : "";
+    this.#reads.error(new RpcError("unavailable", `websocket closed with code ${code}${why}`));
+  }
+
+  /** The socket failed (its error event). */
+  failed(error: unknown): void {
+    this.#failDrain(error);
+    this.#close(CloseCodes.internalError, "");
+    if (this.#readsDone) return;
+    this.#readsDone = true;
+    this.#reads.error(error instanceof Error ? error : new RpcError("unavailable", "websocket error"));
+  }
+
+  /** The socket's buffer emptied (Bun's drain event); sockets without one are polled. */
+  drained(): void {
+    if (this.#drain === null || this.#socket.bufferedAmount() > this.#highWaterMark) return;
+    clearTimeout(this.#drainTimer);
+    const drain = this.#drain;
+    this.#drain = null;
+    drain.resolve();
+  }
+
+  #accept(data: unknown): void {
+    if (this.#readsDone) return;
+    if (typeof data === "string") {
+      this.#close(CloseCodes.unsupportedData, TEXT_MESSAGE_REASON);
+      this.#readsDone = true;
+      this.#reads.error(new ProtocolError("a text message arrived; the bridge carries binary messages only"));
+      return;
+    }
+    const bytes = toBytes(data);
+    if (bytes === null) {
+      this.#close(CloseCodes.unsupportedData, "weft: unsupported message type");
+      this.#readsDone = true;
+      this.#reads.error(new ProtocolError(`unsupported message type: ${Object.prototype.toString.call(data)}`));
+      return;
+    }
+    if (bytes.length > 0) this.#reads.enqueue(bytes); // empty messages are ignored, as qrpc does
+  }
+
+  #write(chunk: Uint8Array): Promise<void> | void {
+    if (this.#closed) throw new RpcError("unavailable", "websocket closed");
+    const cork = this.#socket.cork;
+    if (cork !== undefined) cork.call(this.#socket, () => this.#splitter.push(chunk));
+    else this.#splitter.push(chunk);
+    if (this.#socket.bufferedAmount() <= this.#highWaterMark) return;
+    return new Promise<void>((resolve, reject) => {
+      this.#drain = { resolve, reject };
+      this.#pollDrain(1);
+    });
+  }
+
+  /** Checks the socket's buffer after `ms`, backing off while it stays full. */
+  #pollDrain(ms: number): void {
+    this.#drainTimer = setTimeout(() => {
+      if (this.#drain === null) return;
+      if (this.#socket.bufferedAmount() <= this.#highWaterMark) return this.drained();
+      this.#pollDrain(Math.min(ms * 2, MAX_DRAIN_POLL_MS));
+    }, ms);
+  }
+
+  #failDrain(error: unknown): void {
+    clearTimeout(this.#drainTimer);
+    const drain = this.#drain;
+    this.#drain = null;
+    drain?.reject(error);
+  }
+
+  #close(code: number, reason: string): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#failDrain(new RpcError("unavailable", "websocket closed"));
+    try {
+      this.#socket.close(code, reason.slice(0, MAX_REASON_LENGTH));
+    } catch {
+      // Already closing.
+    }
+  }
+}
+
+/** A binary message as bytes (a view, no copy), or null for a type no runtime should send. */
+function toBytes(data: unknown): Uint8Array | null {
+  if (data instanceof Uint8Array) return data;
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  // Another realm's ArrayBuffer (a worker, a vm context) fails instanceof.
+  if (Object.prototype.toString.call(data) === "[object ArrayBuffer]") return new Uint8Array(data as ArrayBuffer);
+  return null;
+}
+
+function isBlob(data: unknown): data is Blob {
+  return typeof Blob !== "undefined" && data instanceof Blob;
+}
