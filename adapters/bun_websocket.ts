@@ -3,6 +3,7 @@
  * client (Bun's own WebSocket).
  */
 import { Hono } from "hono";
+import { getConnInfo } from "hono/bun";
 import { upgradeWebSocket, websocket } from "hono/bun";
 import type { Server } from "../mod.ts";
 import { connectWebSocket } from "../src/websocket_client.ts";
@@ -18,7 +19,7 @@ export type { WebSocketListener, WebSocketListenOptions } from "./websocket_opti
 export function listenWebSocket(server: Server, options: WebSocketListenOptions = {}): Promise<WebSocketListener> {
   const hostname = options.hostname ?? DEFAULT_HOSTNAME;
   const path = options.path ?? "/qrpc";
-  const app = mountWeft(options.app ?? new Hono(), server, { ...options, upgradeWebSocket, path });
+  const app = mountWeft(options.app ?? new Hono(), server, { getConnInfo, ...options, upgradeWebSocket, path });
   let http;
   try {
     http = Bun.serve({ hostname, port: options.port ?? 0, fetch: app.fetch, websocket: withDrain(websocket) });

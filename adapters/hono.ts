@@ -13,7 +13,8 @@
  * `bufferedAmount` on Deno, `ws` and Workers) decides when the engine must wait.
  * Nothing here imports a runtime: each socket is recognised by its shape.
  */
-import type { Hono, MiddlewareHandler } from "hono";
+import type { Context, Hono, MiddlewareHandler } from "hono";
+import type { GetConnInfo } from "hono/conninfo";
 import type { UpgradeWebSocket, WSContext, WSEvents } from "hono/ws";
 import type { Server } from "../mod.ts";
 import type { MessageSocket } from "../src/websocket_transport.ts";
@@ -22,6 +23,8 @@ import { WebSocketTransport } from "../src/websocket_transport.ts";
 export interface WeftRouteOptions {
   /** Bytes a socket may hold unsent before weft stops writing to it (default 1 MiB). */
   highWaterMark?: number;
+  /** The runtime's `getConnInfo` (from hono/bun, hono/deno, @hono/node-server/conninfo): gives `remoteAddress`. */
+  getConnInfo?: GetConnInfo;
 }
 
 export interface MountOptions extends WeftRouteOptions {
@@ -40,7 +43,7 @@ const transports = new WeakMap<object, WebSocketTransport>();
 /** A Hono handler that upgrades a request to a weft connection on `server`. */
 // deno-lint-ignore no-explicit-any
 export function upgradeWeft(server: Server, upgradeWebSocket: UpgradeWebSocket<any>, options: WeftRouteOptions = {}): MiddlewareHandler {
-  const upgrade = upgradeWebSocket(() => eventsFor(server, options));
+  const upgrade = upgradeWebSocket((c) => eventsFor(server, options, remoteAddressOf(c, options.getConnInfo)));
   return async (c, next) => {
     const offered = c.req.header("sec-websocket-protocol");
     const protocols = offered === undefined ? [] : offered.split(",").map((p) => p.trim()).filter((p) => p !== "");
@@ -68,12 +71,14 @@ export function withDrain<H extends object>(websocket: H): H & { drain(ws: objec
 }
 
 /** One connection's handlers. Workers never calls onOpen, so any first event starts it. */
-function eventsFor(server: Server, options: WeftRouteOptions): WSEvents {
+function eventsFor(server: Server, options: WeftRouteOptions, remoteAddress: string | undefined): WSEvents {
   let transport: WebSocketTransport | null = null;
   const start = (ws: WSContext) => {
     if (transport !== null) return transport;
-    const raw = (ws.raw ?? ws) as object;
-    transport = new WebSocketTransport(messageSocketOf(raw, ws), { highWaterMark: options.highWaterMark });
+    const raw = (ws.raw ?? ws) as { binaryType?: string };
+    // Workers (compatibility date 2026-03-17 on) delivers Blobs, each a promise to read.
+    if (raw.binaryType === "blob") raw.binaryType = "arraybuffer";
+    transport = new WebSocketTransport(messageSocketOf(raw, ws), { highWaterMark: options.highWaterMark, remoteAddress });
     transports.set(raw, transport);
     server.accept(transport);
     return transport;
@@ -81,9 +86,34 @@ function eventsFor(server: Server, options: WeftRouteOptions): WSEvents {
   return {
     onOpen: (_event, ws) => void start(ws),
     onMessage: (event, ws) => start(ws).receive(event.data),
-    onClose: (event) => transport?.closed(event.code, event.reason),
+    onClose: (event, ws) => {
+      transport?.closed(event.code, event.reason);
+      // Workers before compatibility date 2026-04-07 leaves answering a Close frame to the app.
+      if (ws.readyState !== 3) {
+        try {
+          ws.close(sendableCode(event.code), event.reason);
+        } catch {
+          // Already closing.
+        }
+      }
+    },
     onError: (event) => transport?.failed((event as ErrorEvent).error ?? new Error("websocket error")),
   };
+}
+
+/** A close code that may be sent back (1005, 1006 and 1015 only describe a close). */
+function sendableCode(code: number): number {
+  return code >= 1000 && code <= 4999 && code !== 1005 && code !== 1006 && code !== 1015 ? code : 1000;
+}
+
+function remoteAddressOf(c: Context, getConnInfo: GetConnInfo | undefined): string | undefined {
+  if (getConnInfo === undefined) return undefined;
+  try {
+    const { address, port } = getConnInfo(c).remote;
+    return address === undefined ? undefined : port === undefined ? address : `${address}:${port}`;
+  } catch {
+    return undefined; // not knowing the peer's address is no reason to refuse it
+  }
 }
 
 /** The runtime's socket behind a WSContext, by shape: Bun's, `ws`'s, or a standard WebSocket. */

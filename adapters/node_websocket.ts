@@ -5,6 +5,7 @@
 import type { AddressInfo } from "node:net";
 import { serve, upgradeWebSocket } from "@hono/node-server";
 import { Hono } from "hono";
+import { getConnInfo } from "@hono/node-server/conninfo";
 import { WebSocket as WsWebSocket, WebSocketServer } from "ws";
 import type { Connection, Server } from "../mod.ts";
 import {
@@ -29,7 +30,7 @@ export function connectWebSocket(options: WebSocketConnectOptions): Promise<Conn
 export function listenWebSocket(server: Server, options: WebSocketListenOptions = {}): Promise<WebSocketListener> {
   const hostname = options.hostname ?? DEFAULT_HOSTNAME;
   const path = options.path ?? "/qrpc";
-  const app = mountWeft(options.app ?? new Hono(), server, { ...options, upgradeWebSocket, path });
+  const app = mountWeft(options.app ?? new Hono(), server, { getConnInfo, ...options, upgradeWebSocket, path });
   const wss = new WebSocketServer({ noServer: true });
   return new Promise((resolve, reject) => {
     const http = serve({ fetch: app.fetch, hostname, port: options.port ?? 0, websocket: { server: wss } }, (info) => {

@@ -51,7 +51,7 @@ export function connectWebSocket(options: WebSocketConnectOptions): Promise<Conn
   socket.binaryType = "arraybuffer";
   const transport = new WebSocketTransport(messageSocketOf(socket), {
     highWaterMark: options.highWaterMark,
-    remoteAddress: url,
+    remoteAddress: new URL(url).host,
   });
   let settle: ((error?: RpcError) => void) | null = null;
   socket.addEventListener("message", (event) => transport.receive(event.data));

@@ -6,6 +6,10 @@
 //   node tests/run.mjs codec stream      # only test files whose path contains "codec" or "stream"
 //   WEFT_RUNTIMES=bun,deno node tests/run.mjs
 //   WEFT_RUNNER_TIMEOUT_MS=600000 node tests/run.mjs   # per-runtime time limit (default 15 min)
+//   WEFT_TRANSPORTS=websocket node tests/run.mjs        # only the WebSocket pass (default tcp,websocket)
+//
+// Two passes per runtime: every file over TCP, then the conformance files (WEBSOCKET_PASS)
+// again with WEFT_TRANSPORT=websocket, where the same tests run over WebSocket.
 //
 // Each runner's output is streamed to the console and also captured to read its
 // counts. The last line printed is always exactly "<N> passed, <N> failed".
@@ -29,6 +33,12 @@ const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const TESTS_DIR = join(ROOT, "tests");
 const BIN = join(ROOT, "node_modules", ".bin");
 const ALL_RUNTIMES = ["bun", "deno", "node"];
+const ALL_TRANSPORTS = ["tcp", "websocket"];
+/** The conformance files: everything that talks to a server through the adapter or RawSocket. */
+const WEBSOCKET_PASS = [
+  "bad_input", "flow_control", "metadata", "modes", "negotiation", "wire.test", "wire_codecs",
+  "typed_cancel", "typed_contract", "typed_directions", "typed_errors", "typed_middleware", "typed_shapes", "typed_wire",
+].map((name) => `tests/${name}${name.endsWith(".test") ? "" : ".test"}.ts`);
 const RUNNER_TIMEOUT_MS = Number(process.env.WEFT_RUNNER_TIMEOUT_MS) || 15 * 60 * 1000;
 
 /** tests/**\/*.test.ts, relative to ROOT with "/" separators, sorted. */
@@ -153,13 +163,13 @@ function killTree(child, signal) {
 }
 
 /** Run a command, streaming its output live while keeping a copy. */
-function run(cmd, args) {
+function run(cmd, args, env) {
   return new Promise((resolve) => {
     let output = "";
     let timedOut = false;
     let child;
     try {
-      child = spawn(cmd, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], detached: process.platform !== "win32" });
+      child = spawn(cmd, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"], detached: process.platform !== "win32" });
     } catch (err) {
       resolve({ code: null, output: String(err), timedOut, error: err });
       return;
@@ -223,16 +233,16 @@ if (files.length === 0) {
 const junitDir = mkdtempSync(join(tmpdir(), "weft-tests-"));
 const junitPath = join(junitDir, "deno-junit.xml");
 
-/** Commands per runtime. Without filters bun/deno get the directory, as a developer would type it. */
-const runners = {
+/** Commands per runtime. With every file, bun/deno get the directory, as a developer would type it. */
+const runnersFor = (files, all) => ({
   bun: {
     cmd: join(BIN, "bun"),
-    args: ["test", ...(filters.length ? files.map((f) => `./${f}`) : ["tests/"])],
+    args: ["test", ...(all ? ["tests/"] : files.map((f) => `./${f}`))],
     parse: (r) => parseBun(r.output),
   },
   deno: {
     cmd: join(BIN, "deno"),
-    args: ["test", "-A", `--junit-path=${junitPath}`, ...(filters.length ? files : ["tests/"])],
+    args: ["test", "-A", `--junit-path=${junitPath}`, ...(all ? ["tests/"] : files)],
     parse: (r) => {
       if (existsSync(junitPath)) {
         const parsed = parseDenoJunit(readFileSync(junitPath, "utf8"));
@@ -251,20 +261,30 @@ const runners = {
     ],
     parse: (r) => parseNode(r.output),
   },
-};
+});
+
+const transports = (process.env.WEFT_TRANSPORTS ?? ALL_TRANSPORTS.join(",")).split(",").map((s) => s.trim()).filter(Boolean);
+const passes = [];
+for (const transport of ALL_TRANSPORTS.filter((t) => transports.includes(t))) {
+  const passFiles = transport === "tcp" ? files : files.filter((f) => WEBSOCKET_PASS.includes(f));
+  if (passFiles.length === 0) continue;
+  const runners = runnersFor(passFiles, transport === "tcp" && filters.length === 0);
+  for (const name of ALL_RUNTIMES.filter((r) => requested.includes(r))) passes.push({ name, transport, runner: runners[name] });
+}
 
 const results = [];
-for (const name of ALL_RUNTIMES.filter((r) => requested.includes(r))) {
-  const runner = runners[name];
-  const display = [name === "node" ? "node" : relative(ROOT, runner.cmd), ...runner.args.map((a) => a.replace(junitDir, "$TMPDIR"))];
-  console.log(`\n=== ${name}: ${display.join(" ")}\n`);
+for (const { name: runtimeName, transport, runner } of passes) {
+  const name = transport === "tcp" ? runtimeName : `${runtimeName} over ${transport}`;
+  const display = [runtimeName === "node" ? "node" : relative(ROOT, runner.cmd), ...runner.args.map((a) => a.replace(junitDir, "$TMPDIR"))];
+  console.log(`\n=== ${name}: ${transport === "tcp" ? "" : `WEFT_TRANSPORT=${transport} `}${display.join(" ")}\n`);
   const started = Date.now();
   let r;
-  if (name !== "node" && !existsSync(runner.cmd)) {
+  if (runtimeName !== "node" && !existsSync(runner.cmd)) {
     r = { code: 127, output: "", timedOut: false, missing: true };
     console.error(`[run.mjs] ${runner.cmd} not found (run npm install)`);
   } else {
-    r = await run(runner.cmd, runner.args);
+    rmSync(junitPath, { force: true });
+    r = await run(runner.cmd, runner.args, { WEFT_TRANSPORT: transport });
   }
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   const counts = r.missing ? null : runner.parse(r);

@@ -1,50 +1,121 @@
 /**
- * A raw TCP client for byte-level tests: writes hand-built bytes to a weft server and
- * reads back exactly what arrives, so weft's encoder is never checked only against its
- * own decoder. Built on node:net, which all three runtimes provide.
+ * A raw client for byte-level tests: writes hand-built bytes to a weft server and reads
+ * back exactly what arrives, so weft's encoder is never checked only against its own
+ * decoder. Over TCP it is a node:net socket (all three runtimes have it); over WebSocket
+ * (the suite's second pass) each write is one binary message, and every message that
+ * arrives is checked to hold exactly one frame, as qrpc's bridge requires of a sender.
  */
 import * as net from "node:net";
+import { WebSocket as WsWebSocket } from "ws";
+import { transport, webSocketUrl } from "./runtime.ts";
+
+/** Where a RawSocket's bytes go: a TCP socket or a WebSocket. */
+interface Pipe {
+  write(bytes: Uint8Array): void;
+  destroy(): void;
+  sendText?(text: string): void;
+}
 
 export class RawSocket {
-  #socket: net.Socket;
+  #pipe!: Pipe;
   #buffer = new Uint8Array(0);
   #waiters: Array<() => void> = [];
   closed = false;
+  /** Over WebSocket: the close code and reason the server sent (or 1006). */
+  closeCode: number | null = null;
+  closeReason = "";
+  /** Over WebSocket: a message that did not hold exactly one frame. */
+  #badMessage: string | null = null;
 
-  private constructor(socket: net.Socket) {
-    this.#socket = socket;
-    socket.setNoDelay(true);
-    socket.on("data", (chunk: Uint8Array) => {
-      const next = new Uint8Array(this.#buffer.length + chunk.length);
-      next.set(this.#buffer);
-      next.set(chunk, this.#buffer.length);
-      this.#buffer = next;
-      this.#wake();
-    });
-    const onClose = () => {
-      this.closed = true;
-      this.#wake();
-    };
-    socket.on("close", onClose);
-    socket.on("end", onClose);
-    socket.on("error", onClose);
-  }
+  private constructor() {}
 
   static connect(port: number, hostname = "127.0.0.1"): Promise<RawSocket> {
+    return transport === "websocket" ? RawSocket.#connectWebSocket(port, hostname) : RawSocket.#connectTcp(port, hostname);
+  }
+
+  static #connectTcp(port: number, hostname: string): Promise<RawSocket> {
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ port, host: hostname }, () => resolve(new RawSocket(socket)));
+      const socket = net.connect({ port, host: hostname }, () => {
+        const raw = new RawSocket();
+        raw.#pipe = { write: (bytes) => socket.write(bytes), destroy: () => socket.destroy() };
+        socket.setNoDelay(true);
+        socket.on("data", (chunk: Uint8Array) => raw.#received(chunk));
+        const onClose = () => raw.#closed();
+        socket.on("close", onClose);
+        socket.on("end", onClose);
+        socket.on("error", onClose);
+        resolve(raw);
+      });
       socket.once("error", reject);
     });
   }
 
+  static #connectWebSocket(port: number, hostname: string): Promise<RawSocket> {
+    type Socket = InstanceType<typeof WsWebSocket>;
+    const Class = (globalThis as unknown as { WebSocket?: typeof WsWebSocket }).WebSocket ?? WsWebSocket;
+    const socket: Socket = new Class(webSocketUrl(port, hostname));
+    socket.binaryType = "arraybuffer";
+    const raw = new RawSocket();
+    raw.#pipe = {
+      write: (bytes) => {
+        if (socket.readyState === 1) socket.send(bytes);
+      },
+      destroy: () => socket.close(),
+      sendText: (text) => socket.send(text),
+    };
+    return new Promise((resolve, reject) => {
+      socket.addEventListener("open", () => resolve(raw));
+      socket.addEventListener("error", (event) => {
+        reject(new Error(`websocket error: ${(event as { message?: string }).message ?? ""}`));
+        raw.#closed();
+      });
+      socket.addEventListener("close", (event) => {
+        raw.closeCode = event.code;
+        raw.closeReason = event.reason;
+        raw.#closed();
+      });
+      socket.addEventListener("message", (event) => {
+        if (typeof event.data === "string") {
+          raw.#badMessage = `a text message arrived: ${event.data}`;
+          return raw.#wake();
+        }
+        const bytes = new Uint8Array(event.data as ArrayBuffer);
+        const length = bytes.length >= 4 ? new DataView(bytes.buffer, bytes.byteOffset).getUint32(0) : -1;
+        if (length + 4 !== bytes.length) raw.#badMessage ??= `a message of ${bytes.length} bytes is not one frame`;
+        raw.#received(bytes);
+      });
+    });
+  }
+
+  /** Over WebSocket: sends a text message (which the bridge forbids). */
+  sendText(text: string): void {
+    if (this.#pipe.sendText === undefined) throw new Error("text messages exist only over WebSocket");
+    this.#pipe.sendText(text);
+  }
+
+  #received(chunk: Uint8Array): void {
+    const next = new Uint8Array(this.#buffer.length + chunk.length);
+    next.set(this.#buffer);
+    next.set(chunk, this.#buffer.length);
+    this.#buffer = next;
+    this.#wake();
+  }
+
+  #closed(): void {
+    this.closed = true;
+    this.#wake();
+  }
+
   write(bytes: Uint8Array): void {
-    this.#socket.write(bytes);
+    this.#pipe.write(bytes);
   }
 
   /** Reads exactly `n` bytes; rejects on close or after `ms`. */
   async read(n: number, ms = 5000): Promise<Uint8Array> {
     const deadline = Date.now() + ms;
+    if (this.#badMessage !== null) throw new Error(this.#badMessage);
     while (this.#buffer.length < n) {
+      if (this.#badMessage !== null) throw new Error(this.#badMessage);
       if (this.closed) throw new Error(`socket closed after ${this.#buffer.length} of ${n} bytes`);
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`timed out reading ${n} bytes (have ${this.#buffer.length})`);
@@ -83,7 +154,7 @@ export class RawSocket {
   }
 
   close(): void {
-    this.#socket.destroy();
+    this.#pipe.destroy();
   }
 
   #wait(ms: number): Promise<void> {
