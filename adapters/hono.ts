@@ -48,7 +48,9 @@ export function upgradeWeft(server: Server, upgradeWebSocket: UpgradeWebSocket<a
     const offered = c.req.header("sec-websocket-protocol");
     const protocols = offered === undefined ? [] : offered.split(",").map((p) => p.trim()).filter((p) => p !== "");
     if (protocols.length > 0 && protocols[0] !== QRPC_SUBPROTOCOL) {
-      return c.text(`weft: unsupported WebSocket subprotocol "${protocols[0]}"; offer none, or "${QRPC_SUBPROTOCOL}"`, 400);
+      const why = `weft: unsupported WebSocket subprotocol "${protocols[0]}"; offer none, or "${QRPC_SUBPROTOCOL}"`;
+      // In a header too: @hono/node-server drops the body of a refused upgrade.
+      return c.text(why, 400, { "x-weft-error": why });
     }
     const response = await upgrade(c, next);
     return protocols.length > 0 && response instanceof Response ? withSubprotocol(response) : response;

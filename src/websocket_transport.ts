@@ -144,19 +144,22 @@ export class WebSocketTransport implements Transport {
   #accept(data: unknown): void {
     if (this.#readsDone) return;
     if (typeof data === "string") {
-      this.#close(CloseCodes.unsupportedData, TEXT_MESSAGE_REASON);
-      this.#readsDone = true;
-      this.#reads.error(new ProtocolError("a text message arrived; the bridge carries binary messages only"));
+      this.#refuse(TEXT_MESSAGE_REASON, "a text message arrived; the bridge carries binary messages only");
       return;
     }
     const bytes = toBytes(data);
     if (bytes === null) {
-      this.#close(CloseCodes.unsupportedData, "weft: unsupported message type");
-      this.#readsDone = true;
-      this.#reads.error(new ProtocolError(`unsupported message type: ${Object.prototype.toString.call(data)}`));
+      this.#refuse("weft: unsupported message type", `unsupported message type: ${Object.prototype.toString.call(data)}`);
       return;
     }
     if (bytes.length > 0) this.#reads.enqueue(bytes); // empty messages are ignored, as qrpc does
+  }
+
+  /** Fails the read side first (the engine reports why), then closes with 1003. */
+  #refuse(reason: string, message: string): void {
+    this.#readsDone = true;
+    this.#reads.error(new ProtocolError(message));
+    this.#close(CloseCodes.unsupportedData, reason);
   }
 
   #write(chunk: Uint8Array): Promise<void> | void {

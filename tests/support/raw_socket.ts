@@ -24,13 +24,15 @@ export class RawSocket {
   /** Over WebSocket: the close code and reason the server sent (or 1006). */
   closeCode: number | null = null;
   closeReason = "";
+  /** Over WebSocket: the subprotocol the server chose ("" for none). */
+  protocol = "";
   /** Over WebSocket: a message that did not hold exactly one frame. */
   #badMessage: string | null = null;
 
   private constructor() {}
 
   static connect(port: number, hostname = "127.0.0.1"): Promise<RawSocket> {
-    return transport === "websocket" ? RawSocket.#connectWebSocket(port, hostname) : RawSocket.#connectTcp(port, hostname);
+    return transport === "websocket" ? RawSocket.connectWebSocket(port, hostname) : RawSocket.#connectTcp(port, hostname);
   }
 
   static #connectTcp(port: number, hostname: string): Promise<RawSocket> {
@@ -50,10 +52,11 @@ export class RawSocket {
     });
   }
 
-  static #connectWebSocket(port: number, hostname: string): Promise<RawSocket> {
+  /** A WebSocket to weft's listener on `port`, whatever the transport under test. */
+  static connectWebSocket(port: number, hostname = "127.0.0.1", protocols?: string[]): Promise<RawSocket> {
     type Socket = InstanceType<typeof WsWebSocket>;
     const Class = (globalThis as unknown as { WebSocket?: typeof WsWebSocket }).WebSocket ?? WsWebSocket;
-    const socket: Socket = new Class(webSocketUrl(port, hostname));
+    const socket: Socket = new Class(webSocketUrl(port, hostname), protocols);
     socket.binaryType = "arraybuffer";
     const raw = new RawSocket();
     raw.#pipe = {
@@ -64,7 +67,10 @@ export class RawSocket {
       sendText: (text) => socket.send(text),
     };
     return new Promise((resolve, reject) => {
-      socket.addEventListener("open", () => resolve(raw));
+      socket.addEventListener("open", () => {
+        raw.protocol = socket.protocol;
+        resolve(raw);
+      });
       socket.addEventListener("error", (event) => {
         reject(new Error(`websocket error: ${(event as { message?: string }).message ?? ""}`));
         raw.#closed();
