@@ -18,7 +18,9 @@ import { fileURLToPath } from "node:url";
 import { build, stop as stopEsbuild } from "esbuild";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const WORKERD = join(ROOT, "node_modules", ".bin", "workerd");
+// The binary package itself (an optional dependency): the `workerd` wrapper package lists
+// every platform's binary, and our registry mirror has only Linux's, which breaks `npm ci`.
+const WORKERD = join(ROOT, "node_modules", "@cloudflare", "workerd-linux-64", "bin", "workerd");
 
 /**
  * The Workers compatibility date. It changes what the runtime does: from 2026-03-17 a
