@@ -16,7 +16,7 @@
 import type { Context, Hono, MiddlewareHandler } from "hono";
 import type { GetConnInfo } from "hono/conninfo";
 import type { UpgradeWebSocket, WSContext, WSEvents } from "hono/ws";
-import type { Server } from "../mod.ts";
+import type { Connection, Server } from "../mod.ts";
 import type { MessageSocket } from "../src/websocket_transport.ts";
 import { WebSocketTransport } from "../src/websocket_transport.ts";
 
@@ -25,6 +25,8 @@ export interface WeftRouteOptions {
   highWaterMark?: number;
   /** The runtime's `getConnInfo` (from hono/bun, hono/deno, @hono/node-server/conninfo): gives `remoteAddress`. */
   getConnInfo?: GetConnInfo;
+  /** Called with each connection this route accepts (the Server's own onConnection sees them too). */
+  onConnection?: (connection: Connection) => void;
 }
 
 export interface MountOptions extends WeftRouteOptions {
@@ -82,7 +84,8 @@ function eventsFor(server: Server, options: WeftRouteOptions, remoteAddress: str
     if (raw.binaryType === "blob") raw.binaryType = "arraybuffer";
     transport = new WebSocketTransport(messageSocketOf(raw, ws), { highWaterMark: options.highWaterMark, remoteAddress });
     transports.set(raw, transport);
-    server.accept(transport);
+    const connection = server.accept(transport);
+    options.onConnection?.(connection);
     return transport;
   };
   return {
