@@ -10,9 +10,11 @@
  *   node bench/run.mjs --bench=stream  bench/stream.ts instead (streaming, 1 MiB echo)
  *   node bench/run.mjs --bench=codec   bench/codec.ts instead (payload codecs, no sockets)
  *   node bench/run.mjs --bench=crc32   bench/crc32.ts (also: --bench=compression)
+ *   node bench/run.mjs --bench=bundle  bench/bundle.ts: browser bundle sizes (esbuild; runs once, on Node)
+ *   node bench/run.mjs --bench=websocket  bench/websocket.ts (weft over WebSocket vs raw WS echo vs capnweb)
  *
  * Every BENCH_* variable passes through (see bench/unary.ts, bench/typed.ts, bench/stream.ts,
- * bench/codec.ts).
+ * bench/codec.ts, bench/websocket.ts).
  * Exits non-zero if any runtime's bench failed (the others still run).
  */
 import { spawn } from "node:child_process";
@@ -26,7 +28,7 @@ const bin = (name) => {
   return existsSync(local) ? local : name;
 };
 
-const BENCHES = ["unary", "typed", "stream", "codec", "crc32", "compression"];
+const BENCHES = ["unary", "typed", "stream", "codec", "crc32", "compression", "websocket", "bundle"];
 const args = process.argv.slice(2);
 const benchArg = args.find((a) => a.startsWith("--bench="));
 const bench = benchArg === undefined ? "unary" : benchArg.slice("--bench=".length);
@@ -50,7 +52,8 @@ for (const name of chosen) {
     process.exit(2);
   }
 }
-const names = chosen.length > 0 ? chosen : ["bun", "deno", "node"];
+// Bundle sizes come from esbuild, not from the runtime: one run is enough.
+const names = chosen.length > 0 ? chosen : bench === "bundle" ? ["node"] : ["bun", "deno", "node"];
 
 /** Runs one runtime's bench; resolves with its exit code and (with --json) its stdout. */
 function runOne(name) {
