@@ -48,7 +48,8 @@ export function connectWebSocket(options: WebSocketConnectOptions): Promise<Conn
   } catch (error) {
     return Promise.reject(fail((error as Error)?.message ?? String(error), error));
   }
-  socket.binaryType = "arraybuffer";
+  // The `ws` package (Node 20) hands over its Buffer as is with "nodebuffer": no ArrayBuffer copy.
+  socket.binaryType = isWsPackage(socket) ? "nodebuffer" : "arraybuffer";
   const transport = new WebSocketTransport(messageSocketOf(socket), {
     highWaterMark: options.highWaterMark,
     remoteAddress: new URL(url).host,
@@ -93,7 +94,25 @@ export function messageSocketOf(socket: WebSocketLike): MessageSocket {
     },
     bufferedAmount: () => socket.bufferedAmount ?? 0,
     close: (code, reason) => socket.close(code, reason),
+    // The `ws` package's client: cork its net.Socket, so a batch of messages is one write.
+    cork: isWsPackage(socket)
+      ? (sends) => {
+        const net = (socket as { _socket?: { cork(): void; uncork(): void } | null })._socket;
+        if (net == null) return sends();
+        net.cork();
+        try {
+          sends();
+        } finally {
+          net.uncork();
+        }
+      }
+      : undefined,
   };
+}
+
+/** The `ws` package's WebSocket (it has a `_socket`, null until open); browsers' have none. */
+function isWsPackage(socket: WebSocketLike): boolean {
+  return "_socket" in socket;
 }
 
 function resolveUrl(url: string | URL): string {

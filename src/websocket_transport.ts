@@ -43,6 +43,8 @@ export const CloseCodes = {
 const CLEAN_CLOSE_CODES = new Set([1000, 1001, 1005]);
 /** Longest polling step while waiting for a socket to drain; the first step is 1 ms. */
 const MAX_DRAIN_POLL_MS = 16;
+/** Messages of one tick are joined into one chunk up to this many bytes in all (a copy). */
+const MAX_COALESCED_BYTES = 64 * 1024;
 /** A close reason is at most 123 bytes; keep well inside it. */
 const MAX_REASON_LENGTH = 100;
 
@@ -68,6 +70,10 @@ export class WebSocketTransport implements Transport {
   #closed = false;
   /** Messages that arrived behind a Blob still being read, to keep their order. */
   #blobs: Promise<void> | null = null;
+  /** Messages received in this tick, not yet handed to the engine. */
+  #inbox: Uint8Array[] = [];
+  #inboxBytes = 0;
+  readonly #deliver = () => this.#flushInbox();
   #drain: { resolve: () => void; reject: (error: unknown) => void } | null = null;
   #drainTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -116,6 +122,7 @@ export class WebSocketTransport implements Transport {
   closed(code = 1005, reason = ""): void {
     this.#closed = true;
     this.#failDrain(new RpcError("unavailable", "websocket closed"));
+    this.#flushInbox(); // what arrived before the close is read before the end
     if (this.#readsDone) return;
     this.#readsDone = true;
     if (CLEAN_CLOSE_CODES.has(code)) return this.#reads.close();
@@ -125,6 +132,7 @@ export class WebSocketTransport implements Transport {
 
   /** The socket failed (its error event). */
   failed(error: unknown): void {
+    this.#flushInbox();
     this.#failDrain(error);
     this.#close(CloseCodes.internalError, "");
     if (this.#readsDone) return;
@@ -152,11 +160,39 @@ export class WebSocketTransport implements Transport {
       this.#refuse("weft: unsupported message type", `unsupported message type: ${Object.prototype.toString.call(data)}`);
       return;
     }
-    if (bytes.length > 0) this.#reads.enqueue(bytes); // empty messages are ignored, as qrpc does
+    if (bytes.length === 0) return; // empty messages are ignored, as qrpc does
+    // The messages of one tick reach the engine as one chunk at its end, as a TCP read would:
+    // it then decodes and answers them in one turn, and its replies leave in one write.
+    this.#inbox.push(bytes);
+    this.#inboxBytes += bytes.length;
+    if (this.#inbox.length === 1) queueMicrotask(this.#deliver);
+  }
+
+  /** Hands the messages received so far to the engine: one chunk, or each as it is when big. */
+  #flushInbox(): void {
+    const inbox = this.#inbox;
+    if (inbox.length === 0) return;
+    const size = this.#inboxBytes;
+    this.#inbox = [];
+    this.#inboxBytes = 0;
+    if (this.#readsDone) return;
+    if (inbox.length === 1) return this.#reads.enqueue(inbox[0]);
+    if (size > MAX_COALESCED_BYTES) {
+      for (const bytes of inbox) this.#reads.enqueue(bytes);
+      return;
+    }
+    const joined = new Uint8Array(size);
+    let at = 0;
+    for (const bytes of inbox) {
+      joined.set(bytes, at);
+      at += bytes.length;
+    }
+    this.#reads.enqueue(joined);
   }
 
   /** Fails the read side first (the engine reports why), then closes with 1003. */
   #refuse(reason: string, message: string): void {
+    this.#flushInbox();
     this.#readsDone = true;
     this.#reads.error(new ProtocolError(message));
     this.#close(CloseCodes.unsupportedData, reason);
