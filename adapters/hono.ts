@@ -68,10 +68,21 @@ export function mountWeft<App extends Hono<any, any, any>>(app: App, server: Ser
 
 /**
  * Bun: Hono's `websocket` handlers plus `drain`, so a backpressured socket resumes as soon
- * as Bun flushes it rather than at the next poll. `Bun.serve({ websocket: withDrain(websocket) })`.
+ * as Bun flushes it rather than at the next poll, and weft's messages skip Hono's wrapping. `Bun.serve({ websocket: withDrain(websocket) })`.
  */
 export function withDrain<H extends object>(websocket: H): H & { drain(ws: object): void } {
-  return { ...websocket, drain: (ws: object) => transports.get(ws)?.drained() };
+  const hono = websocket as { message?: (ws: object, message: unknown) => void };
+  return {
+    ...websocket,
+    drain: (ws: object) => transports.get(ws)?.drained(),
+    // A weft socket's messages go straight to its transport: Hono's handler makes a WSContext
+    // (which parses the URL), a MessageEvent and an ArrayBuffer for every message.
+    message: (ws: object, message: unknown) => {
+      const transport = transports.get(ws);
+      if (transport !== undefined) transport.receive(message);
+      else hono.message?.(ws, message);
+    },
+  };
 }
 
 /** One connection's handlers. Workers never calls onOpen, so any first event starts it. */
