@@ -9,7 +9,7 @@
  */
 import { CpuMeter, Histogram, makePayload, PAYLOAD_SIZE, readU32, withTimeout } from "./common.ts";
 import type { WebSocketConstructor, WebSocketLike } from "../src/websocket_client.ts";
-import type { Row, Runner } from "./unary_harness.ts";
+import { type Row, rowOf, type Runner } from "./unary_harness.ts";
 
 const PAYLOAD = makePayload();
 const OPEN = 1;
@@ -147,23 +147,4 @@ export class RawWsRunner implements Runner {
     }
     return Promise.resolve();
   }
-}
-
-/** A table row from a runner's totals (unary_harness.ts's rows, for runners defined outside it). */
-export function rowOf(mode: string, inFlight: number, calls: number, seconds: number, hist: Histogram, cpu: CpuMeter): Row {
-  return {
-    mode,
-    inFlight,
-    callsPerSec: calls / seconds,
-    calls,
-    seconds,
-    p50us: hist.quantileUs(0.5),
-    p99us: hist.quantileUs(0.99),
-    p90us: hist.quantileUs(0.9),
-    p999us: hist.quantileUs(0.999),
-    meanUs: hist.meanUs(),
-    maxUs: hist.max * 1000,
-    clientCpuUs: cpu.client === null || calls === 0 ? null : (cpu.client * 1000) / calls,
-    serverCpuUs: cpu.server === null || calls === 0 ? null : (cpu.server * 1000) / calls,
-  };
 }

@@ -59,7 +59,8 @@ export interface Row {
   p50Ratio?: number;
 }
 
-function row(mode: string, inFlight: number, calls: number, seconds: number, hist: Histogram, cpu: CpuMeter): Row {
+/** A table row from a runner's totals (also for runners defined outside this file). */
+export function rowOf(mode: string, inFlight: number, calls: number, seconds: number, hist: Histogram, cpu: CpuMeter): Row {
   return {
     mode,
     inFlight,
@@ -153,7 +154,7 @@ export class RawRunner implements Runner {
 
   row(): Row {
     return {
-      ...row("raw", this.inFlight, this.calls, this.seconds, this.hist, this.#cpu),
+      ...rowOf("raw", this.inFlight, this.calls, this.seconds, this.hist, this.#cpu),
       framesPerRead: this.calls / this.#reads,
     };
   }
@@ -205,7 +206,7 @@ export class LaneRunner implements Runner {
   }
 
   row(): Row {
-    return row(this.mode, this.inFlight, this.calls, this.seconds, this.hist, this.#cpu);
+    return rowOf(this.mode, this.inFlight, this.calls, this.seconds, this.hist, this.#cpu);
   }
 
   async close(): Promise<void> {

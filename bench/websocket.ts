@@ -55,7 +55,7 @@ import {
 } from "./common.ts";
 import type { WebSocketConstructor } from "../src/websocket_client.ts";
 import { type CapnwebEcho, openCapnweb } from "./capnweb_client.ts";
-import { RawWsRunner, rowOf } from "./raw_ws_client.ts";
+import { RawWsRunner } from "./raw_ws_client.ts";
 import {
   applyOnly,
   LaneRunner,
@@ -66,6 +66,7 @@ import {
   type Plan,
   ROUNDS,
   type Row,
+  rowOf,
   type Runner,
   SECONDS,
   startSpinners,
