@@ -19,6 +19,7 @@ import type { UpgradeWebSocket, WSContext, WSEvents } from "hono/ws";
 import type { Connection, Server } from "../mod.ts";
 import type { MessageSocket } from "../src/websocket_transport.ts";
 import { WebSocketTransport } from "../src/websocket_transport.ts";
+import { messageSocketOf } from "../src/websocket_client.ts";
 
 export interface WeftRouteOptions {
   /** Bytes a socket may hold unsent before weft stops writing to it (default 1 MiB). */
@@ -93,7 +94,7 @@ function eventsFor(server: Server, options: WeftRouteOptions, remoteAddress: str
     const raw = (ws.raw ?? ws) as { binaryType?: string };
     // Workers (compatibility date 2026-03-17 on) delivers Blobs, each a promise to read.
     if (raw.binaryType === "blob") raw.binaryType = "arraybuffer";
-    transport = new WebSocketTransport(messageSocketOf(raw, ws), { highWaterMark: options.highWaterMark, remoteAddress });
+    transport = new WebSocketTransport(runtimeSocketOf(raw), { highWaterMark: options.highWaterMark, remoteAddress });
     transports.set(raw, transport);
     const connection = server.accept(transport);
     options.onConnection?.(connection);
@@ -132,37 +133,16 @@ function remoteAddressOf(c: Context, getConnInfo: GetConnInfo | undefined): stri
   }
 }
 
-/** The runtime's socket behind a WSContext, by shape: Bun's, `ws`'s, or a standard WebSocket. */
-function messageSocketOf(raw: any, ws: WSContext): MessageSocket {
-  if (typeof raw.getBufferedAmount === "function") {
-    // Bun's ServerWebSocket: send returns -1 when it queued under backpressure, 0 when it dropped.
-    return {
-      send: (message) => raw.send(message) !== 0,
-      bufferedAmount: () => raw.getBufferedAmount(),
-      close: (code, reason) => raw.close(code, reason),
-      cork: (sends) => raw.cork(sends),
-    };
-  }
-  const socket = raw._socket; // the `ws` package's net.Socket: cork it so a batch is one write
-  const open = () => (raw.readyState ?? ws.readyState) === 1;
+/** The runtime's socket behind a WSContext: Bun's by its shape, else a standard WebSocket (or `ws`'s). */
+// deno-lint-ignore no-explicit-any
+function runtimeSocketOf(raw: any): MessageSocket {
+  if (typeof raw.getBufferedAmount !== "function") return messageSocketOf(raw);
+  // Bun's ServerWebSocket: send returns -1 when it queued under backpressure, 0 when it dropped.
   return {
-    send(message) {
-      if (!open()) return false;
-      raw.send(message);
-      return true;
-    },
-    bufferedAmount: () => raw.bufferedAmount ?? 0,
+    send: (message) => raw.send(message) !== 0,
+    bufferedAmount: () => raw.getBufferedAmount(),
     close: (code, reason) => raw.close(code, reason),
-    cork: typeof socket?.cork === "function"
-      ? (sends) => {
-        socket.cork();
-        try {
-          sends();
-        } finally {
-          socket.uncork();
-        }
-      }
-      : undefined,
+    cork: (sends) => raw.cork(sends),
   };
 }
 

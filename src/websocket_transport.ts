@@ -45,6 +45,7 @@ const CLEAN_CLOSE_CODES = new Set([1000, 1001, 1005]);
 const MAX_DRAIN_POLL_MS = 16;
 /** Messages of one tick are joined into one chunk up to this many bytes in all (a copy). */
 const MAX_COALESCED_BYTES = 64 * 1024;
+const EMPTY = new Uint8Array(0);
 /** A close reason is at most 123 bytes; keep well inside it. */
 const MAX_REASON_LENGTH = 100;
 
@@ -65,6 +66,9 @@ export class WebSocketTransport implements Transport {
   readonly #sendFrame = (frame: Uint8Array) => {
     if (!this.#socket.send(frame)) throw new RpcError("unavailable", "websocket closed");
   };
+  /** The chunk `#pushChunk` sends: one bound function for every corked write, not a closure each. */
+  #chunk: Uint8Array = EMPTY;
+  readonly #pushChunk = () => this.#splitter.push(this.#chunk);
   #reads!: ReadableStreamDefaultController<Uint8Array>;
   #readsDone = false;
   #closed = false;
@@ -200,9 +204,12 @@ export class WebSocketTransport implements Transport {
 
   #write(chunk: Uint8Array): Promise<void> | void {
     if (this.#closed) throw new RpcError("unavailable", "websocket closed");
-    const cork = this.#socket.cork;
-    if (cork !== undefined) cork.call(this.#socket, () => this.#splitter.push(chunk));
-    else this.#splitter.push(chunk);
+    if (this.#socket.cork === undefined) this.#splitter.push(chunk);
+    else {
+      this.#chunk = chunk;
+      this.#socket.cork(this.#pushChunk);
+      this.#chunk = EMPTY; // hold no payload past its write
+    }
     if (this.#socket.bufferedAmount() <= this.#highWaterMark) return;
     return new Promise<void>((resolve, reject) => {
       this.#drain = { resolve, reject };
