@@ -6,8 +6,8 @@
  * Bun's write() may take only part of a buffer and does not queue the rest: the tail is
  * re-sent on `drain`, and the writable's promise waits for it (that is the backpressure).
  */
-import type { Socket, SocketHandler } from "bun";
 import { Connection, RpcError, type Server, type Transport } from "../mod.ts";
+import { bunApi, type BunSocket, type BunSocketHandler } from "./bun_api.ts";
 import {
   type ConnectOptions,
   DEFAULT_HOSTNAME,
@@ -24,7 +24,7 @@ const READ_HIGH_WATER_MARK = 16;
 /** Per-socket state behind the transport's two streams. */
 class BunSocketState {
   readonly transport: Transport;
-  #socket: Socket<BunSocketState>;
+  #socket: BunSocket<BunSocketState>;
   #reads!: ReadableStreamDefaultController<Uint8Array>;
   #readsClosed = false;
   /** Bytes Bun did not take yet, and the write waiting on them. */
@@ -32,7 +32,7 @@ class BunSocketState {
   #tailDone: { resolve: () => void; reject: (error: unknown) => void } | null = null;
   #ended = false;
 
-  constructor(socket: Socket<BunSocketState>) {
+  constructor(socket: BunSocket<BunSocketState>) {
     this.#socket = socket;
     socket.setNoDelay(true);
     const readable = new ReadableStream<Uint8Array>({
@@ -100,7 +100,7 @@ class BunSocketState {
 }
 
 /** The handlers every weft socket on Bun shares. */
-function socketHandlers(onOpen: (state: BunSocketState) => void): SocketHandler<BunSocketState> {
+function socketHandlers(onOpen: (state: BunSocketState) => void): BunSocketHandler<BunSocketState> {
   return {
     binaryType: "uint8array",
     open(socket) {
@@ -130,7 +130,7 @@ export function listen(server: Server, options: ListenOptions = {}): Promise<Tcp
   const hostname = options.hostname ?? DEFAULT_HOSTNAME;
   let bunListener;
   try {
-    bunListener = Bun.listen<BunSocketState>({
+    bunListener = bunApi().listen<BunSocketState>({
       hostname,
       port: options.port ?? 0,
       socket: socketHandlers((state) => server.accept(state.transport)),
@@ -140,7 +140,7 @@ export function listen(server: Server, options: ListenOptions = {}): Promise<Tcp
   }
   const listener: TcpListener = {
     hostname,
-    port: bunListener.port,
+    port: bunListener.port!,
     close() {
       server.removeListener(listener);
       bunListener.stop(false); // stop accepting; live connections are server.close()'s
@@ -154,7 +154,7 @@ export function listen(server: Server, options: ListenOptions = {}): Promise<Tcp
 /** Opens a client connection. */
 export async function connect(options: ConnectOptions): Promise<Connection> {
   let transport: Transport | undefined;
-  const attempt = Bun.connect<BunSocketState>({
+  const attempt = bunApi().connect<BunSocketState>({
     hostname: options.hostname ?? DEFAULT_HOSTNAME,
     port: options.port,
     socket: socketHandlers((state) => (transport = state.transport)),

@@ -7,6 +7,7 @@ import { getConnInfo } from "hono/bun";
 import { upgradeWebSocket, websocket } from "hono/bun";
 import type { Server } from "../mod.ts";
 import { connectWebSocket } from "../src/websocket_client.ts";
+import { bunApi } from "./bun_api.ts";
 import { DEFAULT_HOSTNAME } from "./options.ts";
 import { mountWeft, withDrain } from "./hono.ts";
 import { listenerUrl, type WebSocketListener, type WebSocketListenOptions } from "./websocket_options.ts";
@@ -22,7 +23,7 @@ export function listenWebSocket(server: Server, options: WebSocketListenOptions 
   const app = mountWeft(options.app ?? new Hono(), server, { getConnInfo, ...options, upgradeWebSocket, path });
   let http;
   try {
-    http = Bun.serve({ hostname, port: options.port ?? 0, fetch: app.fetch, websocket: withDrain(websocket) });
+    http = bunApi().serve({ hostname, port: options.port ?? 0, fetch: app.fetch, websocket: withDrain(websocket) });
   } catch (error) {
     return Promise.reject(error);
   }

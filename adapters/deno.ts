@@ -8,6 +8,7 @@
  * free tail gets small. Nagle is turned off (Deno leaves it on).
  */
 import { Connection, type Server, type Transport } from "../mod.ts";
+import { denoApi, type DenoTcpConn, type DenoTcpListener } from "./deno_api.ts";
 import {
   type ConnectOptions,
   DEFAULT_HOSTNAME,
@@ -23,7 +24,7 @@ const SLAB_SIZE = 64 * 1024;
 const MIN_READ = 8 * 1024;
 
 /** Wraps a Deno TCP connection as the core's transport. */
-export function denoConnTransport(conn: Deno.TcpConn): Transport {
+export function denoConnTransport(conn: DenoTcpConn): Transport {
   conn.setNoDelay(true);
   let slab = new Uint8Array(SLAB_SIZE);
   let used = 0;
@@ -80,9 +81,9 @@ export function denoConnTransport(conn: Deno.TcpConn): Transport {
 /** Accepts TCP connections for `server`. */
 export function listen(server: Server, options: ListenOptions = {}): Promise<TcpListener> {
   const hostname = options.hostname ?? DEFAULT_HOSTNAME;
-  let tcp: Deno.TcpListener;
+  let tcp: DenoTcpListener;
   try {
-    tcp = Deno.listen({ hostname, port: options.port ?? 0, transport: "tcp" });
+    tcp = denoApi().listen({ hostname, port: options.port ?? 0, transport: "tcp" });
   } catch (error) {
     return Promise.reject(error);
   }
@@ -112,7 +113,7 @@ export function listen(server: Server, options: ListenOptions = {}): Promise<Tcp
 /** Opens a client connection. */
 export async function connect(options: ConnectOptions): Promise<Connection> {
   const hostname = options.hostname ?? DEFAULT_HOSTNAME;
-  const attempt = Deno.connect({ hostname, port: options.port, transport: "tcp" });
+  const attempt = denoApi().connect({ hostname, port: options.port, transport: "tcp" });
   const conn = await withConnectTimeout(attempt, options, () => {
     attempt.then((late) => late.close(), () => {});
   });

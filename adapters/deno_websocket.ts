@@ -1,27 +1,17 @@
 /**
  * Deno: weft over WebSocket, served by `Deno.serve` through Hono (`hono/deno`), and the
- * client. The client defaults to the `ws` package rather than Deno's own WebSocket: Deno's
- * sends back-to-back messages 6-8 ms apart (measured: three calls made in one tick reach the
- * server at +0, +7 and +8 ms), which serialises concurrent calls. Pass
- * `{ WebSocket: globalThis.WebSocket }` to use Deno's anyway.
+ * client, which defaults to the `ws` package rather than Deno's own WebSocket (see
+ * `deno_websocket_client.ts` for why).
  */
 import { Hono } from "hono";
 import { getConnInfo, upgradeWebSocket } from "hono/deno";
-import { WebSocket as WsWebSocket } from "ws";
 import type { Connection, Server } from "../mod.ts";
-import {
-  connectWebSocket as connectWith,
-  type WebSocketConnectOptions,
-  type WebSocketConstructor,
-} from "../src/websocket_client.ts";
+import { denoApi, type DenoNetAddr } from "./deno_api.ts";
 import { DEFAULT_HOSTNAME } from "./options.ts";
 import { mountWeft } from "./hono.ts";
 import { listenerUrl, type WebSocketListener, type WebSocketListenOptions } from "./websocket_options.ts";
 
-/** Opens a client connection (with the `ws` package unless `options.WebSocket` says otherwise). */
-export function connectWebSocket(options: WebSocketConnectOptions): Promise<Connection> {
-  return connectWith({ ...options, WebSocket: options.WebSocket ?? (WsWebSocket as unknown as WebSocketConstructor) });
-}
+export { connectWebSocket } from "./deno_websocket_client.ts";
 export type { WebSocketConnectOptions } from "../src/websocket_client.ts";
 export type { WebSocketListener, WebSocketListenOptions } from "./websocket_options.ts";
 
@@ -47,14 +37,15 @@ export async function listenWebSocket(server: Server, options: WebSocketListenOp
       options.onConnection?.(connection);
     },
   });
-  const listening = Promise.withResolvers<Deno.NetAddr>();
-  const http = Deno.serve({
+  let listened!: (address: DenoNetAddr) => void;
+  const listening = new Promise<DenoNetAddr>((resolve) => (listened = resolve));
+  const http = denoApi().serve({
     hostname,
     port: options.port ?? 0,
-    onListen: (address) => listening.resolve(address as Deno.NetAddr),
+    onListen: (address) => listened(address),
     onError: () => new Response("internal error", { status: 500 }),
   }, (request, info) => closed ? new Response("weft: server is closing", { status: 503 }) : app.fetch(request, info));
-  const { port } = await listening.promise;
+  const { port } = await listening;
   const listener: WebSocketListener = {
     hostname,
     port,

@@ -20,8 +20,26 @@ export type { ConnectOptions, ListenOptions, TcpListener } from "./options.ts";
 /** Chunks the read side buffers before it pauses the socket. */
 const READ_HIGH_WATER_MARK = 16;
 
+/**
+ * What `nodeSocketTransport` needs of a socket. A `net.Socket` (or a `tls.TLSSocket`) fits;
+ * it is spelled out here so these declarations need no `@types/node`.
+ */
+export interface NodeSocketLike {
+  readonly destroyed: boolean;
+  readonly remoteAddress?: string;
+  readonly remotePort?: number;
+  setNoDelay(noDelay?: boolean): unknown;
+  // deno-lint-ignore no-explicit-any
+  on(event: string, listener: (...args: any[]) => void): unknown;
+  pause(): unknown;
+  resume(): unknown;
+  write(chunk: Uint8Array): boolean;
+  end(callback?: () => void): unknown;
+  destroy(): unknown;
+}
+
 /** Wraps a connected socket as the core's pair of Web Streams. */
-export function nodeSocketTransport(socket: net.Socket): Transport {
+export function nodeSocketTransport(socket: NodeSocketLike): Transport {
   socket.setNoDelay(true);
   let closed = false;
   let drainWaiter: { resolve: () => void; reject: (error: unknown) => void } | null = null;
@@ -36,7 +54,7 @@ export function nodeSocketTransport(socket: net.Socket): Transport {
 
   const readable = new ReadableStream<Uint8Array>({
     start(controller) {
-      socket.on("data", (chunk: Buffer) => {
+      socket.on("data", (chunk: Uint8Array) => {
         // A plain Uint8Array view over the Buffer's memory: same bytes, no copy.
         controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
         if ((controller.desiredSize ?? 1) <= 0) socket.pause();
@@ -47,7 +65,7 @@ export function nodeSocketTransport(socket: net.Socket): Transport {
           controller.close();
         }
       });
-      socket.on("error", (error) => {
+      socket.on("error", (error: Error) => {
         failDrain(error);
         if (!closed) {
           closed = true;
