@@ -1,30 +1,21 @@
 /**
  * Node: weft over WebSocket, served by `@hono/node-server` (its `upgradeWebSocket`, on the
- * `ws` package), and the client: Node 22's global WebSocket, or `ws` on Node 20.
+ * `ws` package), and the client: Node 22's global WebSocket, or `ws` on Node 20
+ * (`node_websocket_client.ts`).
  */
 import type { AddressInfo } from "node:net";
 import { serve, upgradeWebSocket } from "@hono/node-server";
 import { Hono } from "hono";
 import { getConnInfo } from "@hono/node-server/conninfo";
-import { WebSocket as WsWebSocket, WebSocketServer } from "ws";
-import type { Connection, Server } from "../mod.ts";
-import {
-  connectWebSocket as connectWith,
-  type WebSocketConnectOptions,
-  type WebSocketConstructor,
-} from "../src/websocket_client.ts";
+import { WebSocketServer } from "ws";
+import type { Server } from "../mod.ts";
 import { DEFAULT_HOSTNAME } from "./options.ts";
 import { mountWeft } from "./hono.ts";
 import { listenerUrl, type WebSocketListener, type WebSocketListenOptions } from "./websocket_options.ts";
 
+export { connectWebSocket } from "./node_websocket_client.ts";
 export type { WebSocketConnectOptions } from "../src/websocket_client.ts";
 export type { WebSocketListener, WebSocketListenOptions } from "./websocket_options.ts";
-
-/** Opens a client connection; without a global WebSocket (Node 20) it uses the `ws` package. */
-export function connectWebSocket(options: WebSocketConnectOptions): Promise<Connection> {
-  const global = (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
-  return connectWith({ ...options, WebSocket: options.WebSocket ?? global ?? (WsWebSocket as unknown as WebSocketConstructor) });
-}
 
 /** Serves `server` over WebSocket on `options.path` (default /qrpc). */
 export function listenWebSocket(server: Server, options: WebSocketListenOptions = {}): Promise<WebSocketListener> {

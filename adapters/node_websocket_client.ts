@@ -1,0 +1,21 @@
+/**
+ * Node: weft's WebSocket client on Node 22's global WebSocket, or on the `ws` package where
+ * there is none (Node 20). What `@weft/rpc/websocket` resolves to on Node (the "node"
+ * export condition), so the same import works there as in a browser.
+ */
+import { WebSocket as WsWebSocket } from "ws";
+import type { Connection } from "../mod.ts";
+import {
+  connectWebSocket as connectWith,
+  type WebSocketConnectOptions,
+  type WebSocketConstructor,
+} from "../src/websocket_client.ts";
+
+export { messageSocketOf } from "../src/websocket_client.ts";
+export type { WebSocketConnectOptions, WebSocketConstructor, WebSocketLike } from "../src/websocket_client.ts";
+
+/** Opens a client connection; without a global WebSocket (Node 20) it uses the `ws` package. */
+export function connectWebSocket(options: WebSocketConnectOptions): Promise<Connection> {
+  const global = (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+  return connectWith({ ...options, WebSocket: options.WebSocket ?? global ?? (WsWebSocket as unknown as WebSocketConstructor) });
+}
