@@ -28,6 +28,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { dirname, join, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
+import { ensureChromium, ensureWorkerd } from "../scripts/prerequisites.mjs";
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const TESTS_DIR = join(ROOT, "tests");
@@ -228,6 +229,22 @@ if (files.length === 0) {
   console.error(filters.length ? `No test files under tests/ match: ${filters.join(" ")}` : "No tests/**/*.test.ts files found");
   console.log("0 passed, 1 failed");
   process.exit(1);
+}
+
+// What some tests need beyond npm ci, installed now (or named in one line) rather than
+// failing those tests one by one later.
+const prerequisites = [
+  { file: "tests/workers.test.ts", ensure: ensureWorkerd },
+  { file: "tests/browser.test.ts", ensure: ensureChromium },
+];
+for (const { file, ensure } of prerequisites) {
+  if (!files.includes(file)) continue;
+  const problem = ensure();
+  if (problem !== null) {
+    console.error(problem);
+    console.log("0 passed, 1 failed");
+    process.exit(1);
+  }
 }
 
 const junitDir = mkdtempSync(join(tmpdir(), "weft-tests-"));

@@ -1,7 +1,8 @@
 /**
- * Runs examples/workers/worker.ts on workerd, the open-source Workers runtime, from
- * node_modules alone (no network, no wrangler): bundle it with esbuild, write a workerd
- * config, start `workerd serve`, and resolve once it listens.
+ * Runs examples/workers/worker.ts on workerd, the open-source Workers runtime (its binary
+ * package from npm, which scripts/prerequisites.mjs installs into .cache/workerd the first
+ * time; no wrangler): bundle it with esbuild, write a workerd config, start `workerd serve`,
+ * and resolve once it listens.
  *
  *   const workerd = await startWorkerd();   // workerd.url: http://127.0.0.1:<port>
  *   ...
@@ -17,10 +18,9 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { build, stop as stopEsbuild } from "esbuild";
 
+import { ensureWorkerd, workerdPath } from "../../scripts/prerequisites.mjs";
+
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-// The binary package itself (an optional dependency): the `workerd` wrapper package lists
-// every platform's binary, and our registry mirror has only Linux's, which breaks `npm ci`.
-const WORKERD = join(ROOT, "node_modules", "@cloudflare", "workerd-linux-64", "bin", "workerd");
 
 /**
  * The Workers compatibility date. It changes what the runtime does: from 2026-03-17 a
@@ -55,6 +55,8 @@ const MAX_OUTPUT = 64 * 1024;
 
 /** Bundles the Worker, starts workerd on 127.0.0.1 with a port of its choosing, and waits until it listens. */
 export async function startWorkerd(options: WorkerdOptions = {}): Promise<RunningWorkerd> {
+  const missing = ensureWorkerd();
+  if (missing !== null) throw new Error(missing);
   const dir = await mkdtemp(join(tmpdir(), "weft-workerd-"));
   try {
     await build({
@@ -101,7 +103,7 @@ const worker :Workerd.Worker = (
 
 function launch(dir: string, startTimeout: number): Promise<RunningWorkerd> {
   const started = Date.now();
-  const child = spawn(WORKERD, ["serve", "config.capnp", "--control-fd=1"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(workerdPath(), ["serve", "config.capnp", "--control-fd=1"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   let exited = false;
   const exit = new Promise<void>((resolve) => {

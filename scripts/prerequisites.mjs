@@ -1,0 +1,91 @@
+#!/usr/bin/env node
+// What the test suite needs beyond `npm ci`, installed when missing:
+//
+// - workerd, the Workers runtime (tests/workers.test.ts, `npm run example:workers`): its
+//   binary package for this platform, from npm, into .cache/workerd. It is not a dependency
+//   of the package: every user would download its ~150 MB binary.
+// - Chromium (tests/browser.test.ts): the system's, from Debian's packages, when it is
+//   missing and this user may install packages (root, or sudo without a password).
+//   Otherwise the one line to run is printed.
+//
+//   node scripts/prerequisites.mjs            # both
+//   node scripts/prerequisites.mjs workerd    # one
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+
+const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
+
+/** The workerd release the Workers tests and example are written against. */
+export const WORKERD_VERSION = "1.20261117.1";
+const WORKERD_PREFIX = join(ROOT, ".cache", "workerd");
+const WORKERD_PLATFORMS = {
+  "linux-x64": "linux-64",
+  "linux-arm64": "linux-arm64",
+  "darwin-x64": "darwin-64",
+  "darwin-arm64": "darwin-arm64",
+  "win32-x64": "windows-64",
+};
+
+/** The system Chromium the browser test drives (never a downloaded one). */
+export const CHROMIUM = process.env.WEFT_CHROMIUM ?? "/usr/bin/chromium";
+
+function workerdPackage() {
+  const platform = WORKERD_PLATFORMS[`${process.platform}-${process.arch}`];
+  return platform === undefined ? null : `@cloudflare/workerd-${platform}`;
+}
+
+/** Where the workerd binary is (or will be, once ensureWorkerd() has run). */
+export function workerdPath() {
+  const pkg = workerdPackage() ?? "@cloudflare/workerd-unsupported";
+  return join(WORKERD_PREFIX, "node_modules", ...pkg.split("/"), "bin", process.platform === "win32" ? "workerd.exe" : "workerd");
+}
+
+/** Installs workerd from npm if it is missing. Returns null when it is there, else why not. */
+export function ensureWorkerd() {
+  if (existsSync(workerdPath())) return null;
+  const pkg = workerdPackage();
+  if (pkg === null) return `workerd has no binary for ${process.platform}-${process.arch}`;
+  console.log(`[prerequisites] installing ${pkg}@${WORKERD_VERSION} into .cache/workerd`);
+  const npm = process.platform === "win32" ? "npm.cmd" : "npm";
+  const result = spawnSync(npm, ["install", "--prefix", WORKERD_PREFIX, "--no-save", "--no-package-lock", "--no-audit", "--no-fund", `${pkg}@${WORKERD_VERSION}`], {
+    cwd: ROOT,
+    stdio: "inherit",
+  });
+  if (result.status !== 0 || !existsSync(workerdPath())) return `npm install ${pkg}@${WORKERD_VERSION} failed`;
+  return null;
+}
+
+function run(command, args) {
+  return spawnSync(command, args, { stdio: "inherit", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } }).status === 0;
+}
+
+/** Installs Debian's chromium if it is missing and may be. Returns null when it is there, else the line to show. */
+export function ensureChromium() {
+  if (existsSync(CHROMIUM)) return null;
+  const howTo = `tests/browser.test.ts needs Chromium at ${CHROMIUM}: run \`sudo apt-get install -y chromium\` (Debian/Ubuntu), or set WEFT_CHROMIUM to a Chromium binary`;
+  if (CHROMIUM !== "/usr/bin/chromium" || process.platform !== "linux" || !existsSync("/usr/bin/apt-get")) return howTo;
+  const root = typeof process.getuid === "function" && process.getuid() === 0;
+  if (!root && spawnSync("sudo", ["-n", "true"], { stdio: "ignore" }).status !== 0) return howTo;
+  console.log("[prerequisites] installing Debian's chromium");
+  const [cmd, ...pre] = root ? ["apt-get"] : ["sudo", "-n", "apt-get"];
+  const ok = run(cmd, [...pre, "update"]) && run(cmd, [...pre, "install", "-y", "--no-install-recommends", "chromium"]);
+  return ok && existsSync(CHROMIUM) ? null : `installing chromium failed; ${howTo}`;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const wanted = process.argv.slice(2);
+  const all = { workerd: ensureWorkerd, chromium: ensureChromium };
+  let failed = false;
+  for (const [name, ensure] of Object.entries(all)) {
+    if (wanted.length > 0 && !wanted.includes(name)) continue;
+    const problem = ensure();
+    if (problem !== null) {
+      console.error(problem);
+      failed = true;
+    }
+  }
+  process.exit(failed ? 1 : 0);
+}
