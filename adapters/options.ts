@@ -1,5 +1,6 @@
 /** Options and shapes shared by the TCP adapters, so all three read the same to their users. */
 import { type ConnectionOptions, RpcError } from "../mod.ts";
+import { startTimer, stopTimer, type Timer } from "../src/timers.ts";
 
 export interface ListenOptions {
   /** Default "127.0.0.1". */
@@ -41,9 +42,9 @@ export function withConnectTimeout<T>(
 ): Promise<T> {
   const hostname = options.hostname ?? DEFAULT_HOSTNAME;
   const ms = options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT;
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let timer: Timer | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
+    timer = startTimer(() => {
       onTimeout();
       reject(connectError(hostname, options.port, new Error(`timed out after ${ms} ms`)));
     }, ms);
@@ -53,5 +54,5 @@ export function withConnectTimeout<T>(
       throw error instanceof RpcError ? error : connectError(hostname, options.port, error);
     }),
     timeout,
-  ]).finally(() => clearTimeout(timer));
+  ]).finally(() => stopTimer(timer));
 }

@@ -6,6 +6,7 @@ import type { RequestId } from "./frame.ts";
 import type { MessageStream } from "./message_stream.ts";
 import { Response } from "./response.ts";
 import { readableFrom } from "./streams.ts";
+import { startTimer, stopTimer, type Timer } from "./timers.ts";
 
 /** Per-call options. */
 export interface CallOptions {
@@ -182,11 +183,11 @@ export class PendingCall implements AsyncIterable<Uint8Array> {
 
   #watch(options: CallOptions): void {
     const { signal, timeout } = options;
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    let timer: Timer | undefined;
     const onAbort = () => this.cancel(signal?.reason);
     if (signal !== undefined) signal.addEventListener("abort", onAbort, { once: true });
     if (timeout !== undefined) {
-      timer = setTimeout(() => {
+      timer = startTimer(() => {
         this.#abandon(
           RESET_DEADLINE_EXCEEDED,
           new RpcError("deadline_exceeded", `call to cmd ${this.cmd} timed out after ${timeout} ms`),
@@ -195,7 +196,7 @@ export class PendingCall implements AsyncIterable<Uint8Array> {
     }
     this.#cleanup = () => {
       signal?.removeEventListener("abort", onAbort);
-      if (timer !== undefined) clearTimeout(timer);
+      stopTimer(timer);
     };
   }
 

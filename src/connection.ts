@@ -42,6 +42,7 @@ import { type Handler, type HandlerResult, Mux, type PushHandler } from "./mux.t
 import type { Response } from "./response.ts";
 import { isAsyncIterable, isReadableStream, toAsyncIterator } from "./streams.ts";
 import type { Transport } from "./transport.ts";
+import { durationProblem, startTimer, stopTimer, type Timer } from "./timers.ts";
 
 /** Which end of the connection this is: it decides id parity and flags of outgoing requests. */
 export type Role = "client" | "server";
@@ -90,7 +91,10 @@ export interface ConnectionOptions {
   checksum?: boolean;
   /** Default for `CallOptions.nonBlocking`. */
   nonBlocking?: boolean;
-  /** Connection-level failures (bad frames, transport errors) and handler errors land here. */
+  /**
+   * Connection-level failures (bad frames, transport errors), handler errors, and typed
+   * events that arrived malformed (dropped) land here.
+   */
   onError?: (error: unknown, connection: Connection) => void;
   /** Numbers pushed frames; a server shares one counter across its connections. */
   nextPushId?: () => number;
@@ -430,10 +434,10 @@ export class Connection {
       if (this.#weftPeer) this.#sendControl(Op.GoAway, encodeControl({ reason: "closing" } satisfies GoAwayMessage));
       if (this.#calls.size > 0 || this.#incoming.size > 0) {
         const drained = new Promise<void>((resolve) => (this.#drained = resolve));
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        const timedOut = new Promise<void>((resolve) => (timer = setTimeout(resolve, options.timeout ?? 5000)));
+        let timer: Timer | undefined;
+        const timedOut = new Promise<void>((resolve) => (timer = startTimer(resolve, options.timeout ?? 5000)));
         await Promise.race([drained, timedOut]);
-        clearTimeout(timer);
+        stopTimer(timer);
       }
       await this.#writer.close();
       this.#shutDown(new RpcError("unavailable", "connection closed before the call completed"), undefined);
@@ -680,7 +684,7 @@ export class Connection {
     const timeout = ext.timeout;
     if (timeout !== undefined) {
       request.deadline = Date.now() + timeout;
-      request.deadlineTimer = setTimeout(() => this.#deadlinePassed(request), timeout);
+      request.deadlineTimer = startTimer(() => this.#deadlinePassed(request), timeout);
     }
   }
 
@@ -1297,6 +1301,10 @@ export class Connection {
     this.#checkCmd(cmd);
     if (payload !== undefined) this.#checkPayload(payload);
     if (options?.metadata !== undefined) checkMetadata(options.metadata);
+    if (options?.timeout !== undefined) {
+      const problem = durationProblem("timeout", options.timeout);
+      if (problem !== null) throw new RpcError("invalid_argument", problem);
+    }
     const refused = this.#refuseCall(cmd, options);
     if (refused !== null) throw refused;
     const id = this.#nextId;
@@ -1461,6 +1469,14 @@ export class Connection {
     } catch {
       // An error hook that throws must not take the connection down with it.
     }
+  }
+
+  /**
+   * Hands `onError` a failure that belongs to no call: for layers above the engine (a typed
+   * event the peer sent malformed is dropped and reported here). A throwing hook is ignored.
+   */
+  reportError(error: unknown): void {
+    this.#report(error);
   }
 }
 

@@ -4,6 +4,7 @@ import { Flags } from "./flags.ts";
 import type { SendCredit } from "./flow_control.ts";
 import type { RequestId } from "./frame.ts";
 import { MessageStream } from "./message_stream.ts";
+import { stopTimer, type Timer } from "./timers.ts";
 
 /**
  * A request the peer sent, as its handler sees it.
@@ -34,7 +35,7 @@ export class IncomingRequest {
   /** Credit for a flow-controlled reply stream (the engine's bookkeeping). */
   sendCredit: SendCredit | null = null;
   /** Aborts the handler when the deadline passes (the engine's bookkeeping). */
-  deadlineTimer: ReturnType<typeof setTimeout> | undefined = undefined;
+  deadlineTimer: Timer | undefined = undefined;
   #replyMetadata: Metadata | null = null;
   #trailers: Metadata | null = null;
 
@@ -119,7 +120,7 @@ export class IncomingRequest {
 
   clearDeadline(): void {
     if (this.deadlineTimer !== undefined) {
-      clearTimeout(this.deadlineTimer);
+      stopTimer(this.deadlineTimer);
       this.deadlineTimer = undefined;
     }
   }

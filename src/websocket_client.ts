@@ -5,6 +5,7 @@
  */
 import { Connection, type ConnectionOptions } from "./connection.ts";
 import { RpcError } from "./errors.ts";
+import { startTimer, stopTimer } from "./timers.ts";
 import { type MessageSocket, WebSocketTransport } from "./websocket_transport.ts";
 
 /** The part of the WebSocket interface weft uses. */
@@ -67,13 +68,13 @@ export function connectWebSocket(options: WebSocketConnectOptions): Promise<Conn
   });
   return new Promise<Connection>((resolve, reject) => {
     const ms = options.connectTimeout ?? 10_000;
-    const timer = setTimeout(() => {
+    const timer = startTimer(() => {
       settle?.(fail(`timed out after ${ms} ms`));
       socket.close();
     }, ms);
     settle = (error) => {
       settle = null;
-      clearTimeout(timer);
+      stopTimer(timer);
       if (error) return reject(error);
       // An empty message, which qrpc ignores, tells a server that learns of a socket only
       // from its first message (Hono on Workers) that this one is open.

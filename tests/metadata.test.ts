@@ -4,7 +4,7 @@
  * a block can be bad.
  */
 import { describe, expect, test } from "bun:test";
-import { type Metadata, RpcError, type Server } from "../mod.ts";
+import { type Metadata, resetReasonOf, RpcError, type Server } from "../mod.ts";
 import { Cmd, installHandlers } from "./fixtures/handlers.ts";
 import { frame, hex, readU32, sleep, str, text, toHex, until } from "./support/bytes.ts";
 import { startPair } from "./support/harness.ts";
@@ -230,6 +230,50 @@ describe("deadlines on the wire", () => {
     raw.close();
     await pair.close();
   });
+
+  // setTimeout keeps 32 bits: a longer delay used to fire after 1 ms, on both sides.
+  for (const timeout of [2 ** 31, 30 * 24 * 3600 * 1000, Number.POSITIVE_INFINITY]) {
+    test(`a timeout of ${timeout} ms is a long deadline on both sides, not an instant one`, async () => {
+      const aborts: string[] = [];
+      const pair = await negotiated((server) => {
+        install(server, aborts);
+        server.handle(210, async (req) => {
+          await sleep(150);
+          return text(req.signal.aborted ? "aborted" : `alive, ${Math.round((req.deadline! - Date.now()) / 3_600_000)} h left`);
+        });
+      });
+      const reply = await pair.client.request(210, text(""), { timeout });
+      // The wire carries 32 bits of milliseconds: a longer timeout reaches the handler as 49.7 days.
+      expect(str(reply.payload)).toBe(`alive, ${Math.round(Math.min(timeout, 0xffffffff) / 3_600_000)} h left`);
+      expect(aborts).toEqual([]);
+      await pair.close();
+    });
+  }
+
+  test("the server keeps a deadline over 2^31 ms sent in raw bytes (0xFFFFFFFF ms)", async () => {
+    const aborts: string[] = [];
+    const pair = await startPair((server) => install(server, aborts));
+    const { raw } = await rawWeftClient(pair.listener.port);
+    raw.write(frame(5, 0x40, Meta.Wait, hex("00000009 01 00000004 ffffffff")));
+    await sleep(150);
+    expect(aborts).toEqual([]);
+    raw.write(frame(5, 0x04, resetReasonOf("cancelled"))); // the caller's own reset ends it
+    await until(() => aborts.length === 1, 2000, "handler abort");
+    expect(aborts).toEqual(["cancelled"]);
+    raw.close();
+    await pair.close();
+  });
+
+  for (const timeout of [-1, Number.NaN, "100" as unknown as number]) {
+    test(`a timeout of ${String(timeout)} is refused with invalid_argument before anything is sent`, async () => {
+      const pair = await negotiated();
+      const error = await Promise.resolve().then(() => pair.client.request(Cmd.Echo, text("x"), { timeout })).catch((e) => e);
+      expect(error instanceof RpcError && error.code).toBe("invalid_argument");
+      expect((error as RpcError).message).toContain("timeout must be a number of milliseconds");
+      expect(str((await pair.client.request(Cmd.Echo, text("still fine"))).payload)).toBe("still fine");
+      await pair.close();
+    });
+  }
 });
 
 describe("extension blocks on the wire", () => {
