@@ -7,6 +7,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import * as v from "valibot";
 import { type PushMessage, RpcError } from "../mod.ts";
 import { createClient, event, router, serve, serverStream, unary } from "../src/typed/mod.ts";
+import { EVENT_CMD, namePrefix, withPrefix } from "../src/typed/wire.ts";
 import { sleep, text, until } from "./support/bytes.ts";
 import { cleanup, collect, errorOf, typedPair, within } from "./support/typed.ts";
 
@@ -247,21 +248,63 @@ describe("typed events", () => {
     await t.close();
   });
 
-  test("a subscriber with a stricter contract fails its subscription on an event it refuses", async () => {
-    const t = await eventPair();
+  test("an event a subscriber's contract refuses is dropped and goes to onError; later events still arrive", async () => {
+    const errors: unknown[] = [];
+    const t = await typedPair(eventRoutes, { client: { onError: (error) => errors.push(error) } });
     const strict = router({ notice: event(v.object({ text: v.pipe(v.string(), v.maxLength(3)) })) });
     const subscription = createClient(t.client, { contract: strict }).notice.subscribe();
+    const called: unknown[] = [];
+    createClient(t.client, { contract: strict }).notice.subscribe((notice) => called.push(notice));
     t.served.emit.notice({ text: "ok" });
     t.served.emit.notice({ text: "far too long" });
+    t.served.emit.notice({ text: "yes" });
     const got: unknown[] = [];
-    const error = await errorOf(async () => {
-      for await (const notice of subscription) got.push(notice);
-    });
-    expect(got).toEqual([{ text: "ok" }]);
-    expect(error.code).toBe("internal");
-    expect(error.message).toContain('event "notice"');
+    for await (const notice of subscription) {
+      got.push(notice);
+      if (got.length === 2) break;
+    }
+    expect(got).toEqual([{ text: "ok" }, { text: "yes" }]);
+    await until(() => called.length === 2, 2000, "the callback subscriber");
+    expect(called).toEqual([{ text: "ok" }, { text: "yes" }]);
+    expect(errors.length).toBe(1); // once per event, however many subscribers dropped it
+    expect((errors[0] as RpcError).code).toBe("internal");
+    expect((errors[0] as RpcError).message).toContain('event "notice"');
     await t.close();
   });
+
+  // A peer that sends an event whose body is not JSON must not end the subscriber's process
+  // (the error used to be thrown again in a microtask, where no application code could catch
+  // it): the event is dropped, onError hears of it, the next event arrives.
+  for (const form of ["a callback", "for await"] as const) {
+    test(`a malformed event from the peer is dropped and goes to onError (subscribed with ${form}); the next one arrives`, async () => {
+      const errors: unknown[] = [];
+      const t = await typedPair(eventRoutes, { client: { onError: (error) => errors.push(error) } });
+      await t.api.ping(); // the handshake: events now go by name on 0xFFFE
+      const got: unknown[] = [];
+      let done: Promise<unknown> = Promise.resolve();
+      if (form === "a callback") t.api.notice.subscribe((notice) => got.push(notice));
+      else {
+        const subscription = t.api.notice.subscribe();
+        done = (async () => {
+          for await (const notice of subscription) {
+            got.push(notice);
+            break;
+          }
+        })();
+      }
+      t.serverSide.push(EVENT_CMD, withPrefix(namePrefix("notice"), text("{not json")));
+      t.serverSide.push(EVENT_CMD, withPrefix(namePrefix("notice"), text("[1,")));
+      t.served.emit.notice({ text: "after" });
+      await until(() => got.length === 1, 2000, "the good event");
+      await done;
+      expect(got).toEqual([{ text: "after" }]);
+      await until(() => errors.length === 2, 2000, "both bad events reported");
+      expect((errors[0] as RpcError).message).toContain('event "notice" is not valid json');
+      expect((errors[1] as RpcError).message).toContain('event "notice" is not valid json');
+      expect(await t.api.ping()).toBe("pong"); // the connection is fine
+      await t.close();
+    });
+  }
 
   test("a subscription ends when its connection closes", async () => {
     const t = await eventPair();

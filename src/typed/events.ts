@@ -88,7 +88,6 @@ interface Subscriber {
   readonly path: string;
   readonly schema: Schema | null;
   deliver(data: unknown): void;
-  fail(error: unknown): void;
 }
 
 /**
@@ -134,17 +133,23 @@ class EventHub {
     }
     const what = `event "${path}"`;
     let decoded: { value: unknown } | { error: unknown } | null = null; // once, for all its subscribers
+    let dropped: unknown = undefined;
     for (const subscriber of this.#subscribers) {
       if (subscriber.connection !== message.connection || subscriber.path !== path) continue;
+      // The peer's bytes: an event that fails to decode or to match its schema is dropped,
+      // and reported once to the connection's onError. Later events keep flowing.
+      let value: unknown;
       try {
         decoded ??= decodeOnce(codec, body, what);
         if ("error" in decoded) throw decoded.error;
-        const value = subscriber.schema === null ? decoded.value : validate(subscriber.schema, decoded.value, what, "internal");
-        subscriber.deliver(value);
+        value = subscriber.schema === null ? decoded.value : validate(subscriber.schema, decoded.value, what, "internal");
       } catch (error) {
-        subscriber.fail(error);
+        dropped ??= error;
+        continue;
       }
+      subscriber.deliver(value);
     }
+    if (dropped !== undefined) message.connection.reportError(dropped);
   };
 }
 
@@ -182,22 +187,24 @@ export function subscribe(
   if (definition?.cmd !== undefined) hub.pin(definition.cmd, path, definition.codec ?? json);
   const schema = definition?.data ?? null;
   if (typeof listener === "function") {
-    return hub.add({
-      connection,
-      path,
-      schema,
-      deliver: listener,
-      fail: (error) => reportLater(error),
-    });
+    return hub.add({ connection, path, schema, deliver: (data) => deliverTo(listener, data) });
   }
   return new QueuedSubscription(connection, path, schema, hub);
 }
 
-/** A listener's bad event must not stop delivery to others: report it out of band. */
-function reportLater(error: unknown): void {
-  queueMicrotask(() => {
-    throw error;
-  });
+/**
+ * Calls an application's listener. One that throws must not stop delivery to the others nor
+ * the connection's reading: its error is thrown again out of band, as an event listener's
+ * is (the application's own bug, so it is not swallowed).
+ */
+function deliverTo(listener: Listener<unknown>, data: unknown): void {
+  try {
+    listener(data);
+  } catch (error) {
+    queueMicrotask(() => {
+      throw error;
+    });
+  }
 }
 
 class QueuedSubscription<T> implements Subscription<T> {
@@ -210,13 +217,7 @@ class QueuedSubscription<T> implements Subscription<T> {
   readonly #remove: () => void;
 
   constructor(connection: Connection, path: string, schema: Schema | null, hub: EventHub) {
-    this.#remove = hub.add({
-      connection,
-      path,
-      schema,
-      deliver: (data) => this.#push(data as T),
-      fail: (error) => this.#fail(error),
-    });
+    this.#remove = hub.add({ connection, path, schema, deliver: (data) => this.#push(data as T) });
     connection.closed.then(() => this.close());
   }
 
