@@ -170,3 +170,40 @@ export const json: Codec = {
     }
   },
 };
+
+const OPEN_ARRAY = 0x5b; // [
+const OPEN_OBJECT = 0x7b; // {
+const CLOSE_ARRAY = 0x5d; // ]
+const CLOSE_OBJECT = 0x7d; // }
+const QUOTE = 0x22; // "
+const BACKSLASH = 0x5c; // \
+
+/**
+ * True when the JSON text in `bytes` nests arrays and objects more than `max` deep, read
+ * from the bytes before any parsing (brackets inside strings do not count; the text need not
+ * be valid). Cheap when it cannot be: a text of `max` bytes or less, or with at most `max`
+ * opening brackets in all (counted with native `indexOf`), is not scanned byte by byte.
+ */
+export function jsonNestsDeeperThan(bytes: Uint8Array, max: number): boolean {
+  if (bytes.length <= max) return false; // d levels take d bytes at least
+  let opens = 0;
+  for (let at = bytes.indexOf(OPEN_ARRAY); at !== -1 && opens <= max; at = bytes.indexOf(OPEN_ARRAY, at + 1)) opens++;
+  for (let at = bytes.indexOf(OPEN_OBJECT); at !== -1 && opens <= max; at = bytes.indexOf(OPEN_OBJECT, at + 1)) opens++;
+  if (opens <= max) return false;
+  let depth = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    const byte = bytes[i];
+    if (byte === QUOTE) {
+      for (i++; i < bytes.length; i++) {
+        const c = bytes[i];
+        if (c === BACKSLASH) i++;
+        else if (c === QUOTE) break;
+      }
+    } else if (byte === OPEN_ARRAY || byte === OPEN_OBJECT) {
+      if (++depth > max) return true;
+    } else if (byte === CLOSE_ARRAY || byte === CLOSE_OBJECT) {
+      depth--;
+    }
+  }
+  return false;
+}

@@ -26,6 +26,7 @@ import {
   PROCEDURE_CMD,
   readName,
 } from "./wire.ts";
+import { DEFAULT_MAX_DEPTH } from "./depth.ts";
 
 /** What `serve` can serve on: a Server (all its connections) or one Connection. */
 export interface ServeTarget {
@@ -40,6 +41,11 @@ export interface ServeOptions<C = Context> {
    * router's contract as JSON Schema. Default false.
    */
   reflection?: boolean;
+  /**
+   * How deep an input may nest arrays and objects (default 64): one deeper is refused with
+   * `invalid_argument` before it is parsed or validated, so it costs the server next to nothing.
+   */
+  maxDepth?: number;
 }
 
 /** A served router: its routes, and typed pushes of its events. */
@@ -76,7 +82,7 @@ export function serve<const R extends Router, C = Context>(
     if (typeof definition.handler !== "function") {
       throw new TypeError(`serve: "${route.path}" has no handler (a contract: give it one with implement)`);
     }
-    const runner = new ProcedureRunner(route.path, definition, middleware);
+    const runner = new ProcedureRunner(route.path, definition, middleware, options.maxDepth ?? DEFAULT_MAX_DEPTH);
     procedures.set(route.path, runner);
     if (definition.cmd !== undefined) pinned.push(runner);
   }
@@ -119,9 +125,11 @@ class ProcedureRunner {
   readonly #handler: (input: any, ctx: Context) => any;
   /** Unary, no middleware, sync schemas: a handler that returns at once is answered synchronously. */
   readonly #direct: boolean;
+  readonly #maxDepth: number;
 
-  constructor(path: string, definition: AnyProcedure, middleware: readonly Middleware<Context>[]) {
+  constructor(path: string, definition: AnyProcedure, middleware: readonly Middleware<Context>[], maxDepth: number) {
     this.path = path;
+    this.#maxDepth = maxDepth;
     this.definition = definition;
     this.#labels = labelsOf(path);
     this.#middleware = middleware;
@@ -149,7 +157,7 @@ class ProcedureRunner {
       const shape = this.definition.shape;
       const input = shape === "unary" || shape === "serverStream"
         ? await this.#input(request, offset, codec)
-        : new RequestItems(request, offset, codec, this.definition.input, this.#labels.inputItem);
+        : new RequestItems(request, offset, codec, this.definition.input, this.#labels.inputItem, this.#maxDepth);
       return this.#handler(input, ctx);
     };
     return this.#middleware.length === 0 ? callHandler() : runMiddleware(this.#middleware, ctx, callHandler);
@@ -164,7 +172,7 @@ class ProcedureRunner {
       );
     }
     const bytes = offset === 0 ? request.payload : request.payload.subarray(offset);
-    return decodeChecked(codec, bytes, this.definition.input, this.#labels.input, "invalid_argument");
+    return decodeChecked(codec, bytes, this.definition.input, this.#labels.input, "invalid_argument", this.#maxDepth);
   }
 
   async #finishOne(value: unknown, codec: Codec): Promise<Uint8Array> {
@@ -205,14 +213,16 @@ class RequestItems<T> implements InputStream<T> {
   readonly #codec: Codec;
   readonly #schema: Schema;
   readonly #what: string;
+  readonly #maxDepth: number;
   #taken = false;
 
-  constructor(request: IncomingRequest, offset: number, codec: Codec, schema: Schema, what: string) {
+  constructor(request: IncomingRequest, offset: number, codec: Codec, schema: Schema, what: string, maxDepth: number) {
     this.#request = request;
     this.#offset = offset;
     this.#codec = codec;
     this.#schema = schema;
     this.#what = what;
+    this.#maxDepth = maxDepth;
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<T> {
@@ -223,7 +233,7 @@ class RequestItems<T> implements InputStream<T> {
       const bytes = first && this.#offset > 0 ? payload.subarray(this.#offset) : payload;
       first = false;
       if (bytes.length === 0) continue; // the opening frame of a call by name, or an empty end
-      yield (await decodeChecked(this.#codec, bytes, this.#schema, this.#what, "invalid_argument")) as T;
+      yield (await decodeChecked(this.#codec, bytes, this.#schema, this.#what, "invalid_argument", this.#maxDepth)) as T;
     }
   }
 

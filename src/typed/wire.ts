@@ -16,6 +16,7 @@ import type { Connection } from "../connection.ts";
 import { RpcError } from "../errors.ts";
 import type { Schema } from "./procedure.ts";
 import { validate } from "./validate.ts";
+import { checkBytesDepth, checkValueDepth } from "./depth.ts";
 
 /** The cmd of calls by name (the top of the 16-bit routing range). */
 export const PROCEDURE_CMD = 0xffff;
@@ -165,7 +166,8 @@ export function labelsOf(path: string): Labels {
 
 /**
  * One payload decoded and, when there is a schema, validated: the value (a promise of it
- * for an async schema), or an RpcError of `code` naming `what`.
+ * for an async schema), or an RpcError of `code` naming `what`. With `maxDepth` (inputs),
+ * one nested deeper is refused with `invalid_argument` before it is parsed or validated.
  */
 export function decodeChecked(
   codec: Codec,
@@ -173,7 +175,10 @@ export function decodeChecked(
   schema: Schema | null,
   what: string,
   code: "invalid_argument" | "internal",
+  maxDepth?: number,
 ): unknown {
+  if (maxDepth !== undefined) checkBytesDepth(codec, bytes, maxDepth, what);
   const value = decodeWith(codec, bytes, what, code);
+  if (maxDepth !== undefined) checkValueDepth(codec, bytes, value, maxDepth, what);
   return schema === null ? value : validate(schema, value, what, code);
 }
