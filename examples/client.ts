@@ -9,7 +9,7 @@ import { Cmd } from "./server.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-const log = (line: string) => console.log(`  [client] ${line}`);
+const log = (line: string) => console.log(`     [client] ${line}`);
 
 export async function runClient(port: number): Promise<void> {
   // gzip for payloads over 1 KiB and a CRC-32 on every frame, if the server agrees.
@@ -27,14 +27,14 @@ export async function runClient(port: number): Promise<void> {
     announced();
   });
 
-  console.log("1. unary");
+  console.log("  1. unary");
   const hello = await conn.request(Cmd.Hello, encoder.encode("weft"));
   log(decoder.decode(hello.payload));
 
-  console.log("2. server streaming (for await)");
+  console.log("  2. server streaming (for await)");
   for await (const tick of await conn.request(Cmd.Ticker, new Uint8Array([3]))) log(decoder.decode(tick));
 
-  console.log("3. client streaming (pipe a ReadableStream into the call)");
+  console.log("  3. client streaming (pipe a ReadableStream into the call)");
   const upload = conn.call(Cmd.Upload);
   const chunks = [new Uint8Array(1024), new Uint8Array(2048), new Uint8Array(512)];
   await new ReadableStream<Uint8Array>({
@@ -45,7 +45,7 @@ export async function runClient(port: number): Promise<void> {
   }).pipeTo(upload.writable);
   log(decoder.decode((await upload.response).payload));
 
-  console.log("4. bidirectional streaming");
+  console.log("  4. bidirectional streaming");
   const chat = conn.call(Cmd.Chat, { nonBlocking: true });
   const replies = (async () => {
     for await (const reply of chat) log(decoder.decode(reply));
@@ -54,10 +54,10 @@ export async function runClient(port: number): Promise<void> {
   await chat.end();
   await replies;
 
-  console.log("5. server calls client, mid-call");
+  console.log("  5. server calls client, mid-call");
   log(decoder.decode((await conn.request(Cmd.Deploy, encoder.encode("v2"))).payload));
 
-  console.log("6. cancellation");
+  console.log("  6. cancellation");
   const controller = new AbortController();
   setTimeout(() => controller.abort(), 30);
   try {
@@ -68,14 +68,14 @@ export async function runClient(port: number): Promise<void> {
     log(`stopped: ${(error as Error).message}`);
   }
 
-  console.log("7. unknown cmd: that call fails, the connection lives on");
+  console.log("  7. unknown cmd: that call fails, the connection lives on");
   await conn.request(0x4242).catch((error) => log(`${error.code}: ${error.message}`));
 
-  console.log("8. push, both ways (the server answers with a push to all)");
+  console.log("  8. push, both ways (the server answers with a push to all)");
   conn.push(Cmd.Presence, encoder.encode("client online"));
   await announcement;
 
-  console.log("9. metadata, deadline and trailers; MessagePack values (bytes stay bytes)");
+  console.log("  9. metadata, deadline and trailers; MessagePack values (bytes stay bytes)");
   const profile = await conn.request(Cmd.Profile, msgpack.encode({ id: 7 }), {
     metadata: { user: "ada" },
     timeout: 2000,

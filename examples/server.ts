@@ -20,7 +20,7 @@ export const Cmd = {
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-const log = (line: string) => console.log(`  [server] ${line}`);
+const log = (line: string) => console.log(`     [server] ${line}`);
 
 export function createServer(): Server {
   const server = new Server({

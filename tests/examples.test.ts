@@ -38,6 +38,18 @@ describe("examples", () => {
   test("the demo goes through every mode and exits cleanly", async () => {
     const { code, output } = await run("examples/demo.ts");
     expect(output).toContain(`weft demo on ${runtime}`);
+    expectInOrder(output, [
+      "Part 1. Typed procedures",
+      '1. unary: await client.hello({ name: "ada" }) -> "hello, ada"',
+      '2. a bad input is refused before the handler runs -> invalid_argument: invalid input of "hello": name:',
+      "for await (const tick of client.ticker({ count: 3 })) -> 1, 2, 3",
+      "await client.sum(numbers()) -> 6",
+      "client.shout(lines()) -> HI, BYE",
+      'went to 1 connection; the subscriber got "maintenance at noon"',
+      '(the client was asked "deploy v2?" and said yes)',
+      '"deployed v2"',
+      "Part 2. The qrpc modes underneath",
+    ]);
     expect(output).toContain("[client] hello, weft");
     expect(output).toContain("[client] tick 3/3");
     expect(output).toContain("[client] stored 3584 bytes");
