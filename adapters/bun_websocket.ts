@@ -6,14 +6,14 @@ import { Hono } from "hono";
 import { getConnInfo } from "hono/bun";
 import { upgradeWebSocket, websocket } from "hono/bun";
 import type { Server } from "../mod.ts";
-import { connectWebSocket } from "../src/websocket_client.ts";
+import { connectWebSocket } from "../src/transports/websocket_client.ts";
 import { bunApi } from "./bun_api.ts";
 import { DEFAULT_HOSTNAME } from "./options.ts";
 import { mountWeft, withDrain } from "./hono.ts";
 import { listenerUrl, type WebSocketListener, type WebSocketListenOptions } from "./websocket_options.ts";
 
 export { connectWebSocket };
-export type { WebSocketConnectOptions } from "../src/websocket_client.ts";
+export type { WebSocketConnectOptions } from "../src/transports/websocket_client.ts";
 export type { WebSocketListener, WebSocketListenOptions } from "./websocket_options.ts";
 
 /** Serves `server` over WebSocket on `options.path` (default /qrpc). */

@@ -11,10 +11,10 @@ import {
   connectWebSocket as connectWith,
   type WebSocketConnectOptions,
   type WebSocketConstructor,
-} from "../src/websocket_client.ts";
+} from "../src/transports/websocket_client.ts";
 
-export { messageSocketOf } from "../src/websocket_client.ts";
-export type { WebSocketConnectOptions, WebSocketConstructor, WebSocketLike } from "../src/websocket_client.ts";
+export { messageSocketOf } from "../src/transports/websocket_client.ts";
+export type { WebSocketConnectOptions, WebSocketConstructor, WebSocketLike } from "../src/transports/websocket_client.ts";
 
 /** Opens a client connection (with the `ws` package unless `options.WebSocket` says otherwise). */
 export function connectWebSocket(options: WebSocketConnectOptions): Promise<Connection> {

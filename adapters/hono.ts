@@ -17,9 +17,9 @@ import type { Context, Hono, MiddlewareHandler } from "hono";
 import type { GetConnInfo } from "hono/conninfo";
 import type { UpgradeWebSocket, WSContext, WSEvents } from "hono/ws";
 import type { Connection, Server } from "../mod.ts";
-import type { MessageSocket } from "../src/websocket_transport.ts";
-import { WebSocketTransport } from "../src/websocket_transport.ts";
-import { messageSocketOf } from "../src/websocket_client.ts";
+import type { MessageSocket } from "../src/transports/websocket_transport.ts";
+import { WebSocketTransport } from "../src/transports/websocket_transport.ts";
+import { messageSocketOf } from "../src/transports/websocket_client.ts";
 
 export interface WeftRouteOptions {
   /** Bytes a socket may hold unsent before weft stops writing to it (default 1 MiB). */

@@ -14,7 +14,7 @@ import { mountWeft } from "./hono.ts";
 import { listenerUrl, type WebSocketListener, type WebSocketListenOptions } from "./websocket_options.ts";
 
 export { connectWebSocket } from "./node_websocket_client.ts";
-export type { WebSocketConnectOptions } from "../src/websocket_client.ts";
+export type { WebSocketConnectOptions } from "../src/transports/websocket_client.ts";
 export type { WebSocketListener, WebSocketListenOptions } from "./websocket_options.ts";
 
 /** Serves `server` over WebSocket on `options.path` (default /qrpc). */

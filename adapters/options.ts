@@ -1,6 +1,6 @@
 /** Options and shapes shared by the TCP adapters, so all three read the same to their users. */
 import { type ConnectionOptions, RpcError } from "../mod.ts";
-import { startTimer, stopTimer, type Timer } from "../src/timers.ts";
+import { startTimer, stopTimer, type Timer } from "../src/common/timers.ts";
 
 export interface ListenOptions {
   /** Default "127.0.0.1". */

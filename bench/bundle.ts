@@ -3,7 +3,7 @@
  * (platform "browser", ESM, es2022), once unminified and once minified, and prints bytes
  * raw, minified, minified + gzip (level 9) and minified + brotli, for:
  *
- *   core     connectWebSocket (src/websocket_client.ts) and one request: the core engine
+ *   core     connectWebSocket (src/transports/websocket_client.ts) and one request: the core engine
  *            over a Web-standard WebSocket
  *   typed    the same plus createClient (src/typed/mod.ts) and one typed call
  *   example  the example page, examples/browser/client.ts (typed client, serve() for the
@@ -40,13 +40,13 @@ const inline = (name: string, contents: string): Entry["build"] => ({
   stdin: { contents, resolveDir: root, loader: "ts", sourcefile: `${name}.ts` },
 });
 
-const CORE = `import { connectWebSocket } from "./src/websocket_client.ts";
+const CORE = `import { connectWebSocket } from "./src/transports/websocket_client.ts";
 const connection = await connectWebSocket({ url: "/qrpc" });
 const reply = await connection.request(1, new TextEncoder().encode("hello"));
 console.log(new TextDecoder().decode(reply.payload));
 await connection.close();`;
 
-const TYPED = `import { connectWebSocket } from "./src/websocket_client.ts";
+const TYPED = `import { connectWebSocket } from "./src/transports/websocket_client.ts";
 import { createClient } from "./src/typed/mod.ts";
 const connection = await connectWebSocket({ url: "/qrpc" });
 const api = createClient<any>(connection);

@@ -5,7 +5,7 @@
  */
 import * as capnweb from "capnweb";
 import { WebSocket as WsWebSocket } from "ws";
-import type { WebSocketConstructor, WebSocketLike } from "../src/websocket_client.ts";
+import type { WebSocketConstructor, WebSocketLike } from "../src/transports/websocket_client.ts";
 import { withTimeout } from "./common.ts";
 
 /**

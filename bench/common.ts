@@ -382,7 +382,7 @@ export function readU32(bytes: Uint8Array, offset = 0): number {
 }
 
 /** qrpc's 16-byte header writer: weft's own, so the raw benches encode exactly what weft does. */
-export { writeHeader } from "../src/frame.ts";
+export { writeHeader } from "../src/wire/frame.ts";
 
 /** A positive number from an environment variable, else `fallback`. */
 export function envNumber(value: string | undefined, fallback: number): number {

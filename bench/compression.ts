@@ -1,5 +1,5 @@
 /**
- * Payload compression cost: src/compression.ts (CompressionStream / DecompressionStream)
+ * Payload compression cost: src/wire/compression.ts (CompressionStream / DecompressionStream)
  * on JSON-like text and on random bytes, per format, against the runtime's synchronous
  * node:zlib doing the same work (a reference for how much of the time is the async
  * stream machinery, not usable from src/). Runs in about 10 s.
@@ -26,7 +26,7 @@
  */
 import process from "node:process";
 import * as zlib from "node:zlib";
-import { compress, type CompressionFormat, decompress } from "../src/compression.ts";
+import { compress, type CompressionFormat, decompress } from "../src/wire/compression.ts";
 import { envNumber, keepAwake, killChildren, median, runtime, runtimeVersion } from "./common.ts";
 
 const SECONDS = envNumber(process.env.BENCH_SECONDS, 0.05);

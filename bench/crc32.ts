@@ -1,5 +1,5 @@
 /**
- * CRC-32 throughput: src/crc32.ts (slice-by-16) against a byte-at-a-time table loop, a
+ * CRC-32 throughput: src/wire/crc32.ts (slice-by-16) against a byte-at-a-time table loop, a
  * slice-by-8 variant, and the runtime's native node:zlib crc32 (a ceiling, not usable
  * from src/), on 1 MiB and on 64-byte inputs. Runs in about 4 s.
  *
@@ -14,7 +14,7 @@
  */
 import process from "node:process";
 import * as zlib from "node:zlib";
-import { crc32 } from "../src/crc32.ts";
+import { crc32 } from "../src/wire/crc32.ts";
 import { envNumber, median, runtime, runtimeVersion } from "./common.ts";
 
 const SECONDS = envNumber(process.env.BENCH_SECONDS, 1.5);

@@ -8,7 +8,7 @@
  * No promises, no framing: the least work an RPC client over WebSocket could do.
  */
 import { CpuMeter, Histogram, makePayload, PAYLOAD_SIZE, readU32, withTimeout } from "./common.ts";
-import type { WebSocketConstructor, WebSocketLike } from "../src/websocket_client.ts";
+import type { WebSocketConstructor, WebSocketLike } from "../src/transports/websocket_client.ts";
 import { type Row, rowOf, type Runner } from "./unary_harness.ts";
 
 const PAYLOAD = makePayload();

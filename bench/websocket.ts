@@ -53,7 +53,7 @@ import {
   type ServerChild,
   startServer,
 } from "./common.ts";
-import type { WebSocketConstructor } from "../src/websocket_client.ts";
+import type { WebSocketConstructor } from "../src/transports/websocket_client.ts";
 import { type CapnwebEcho, openCapnweb } from "./capnweb_client.ts";
 import { RawWsRunner } from "./raw_ws_client.ts";
 import {

@@ -4,7 +4,7 @@
  * the same WebSocket implementation as its weft row.
  */
 import type { Connection, Server } from "../mod.ts";
-import type { WebSocketConnectOptions, WebSocketConstructor } from "../src/websocket_client.ts";
+import type { WebSocketConnectOptions, WebSocketConstructor } from "../src/transports/websocket_client.ts";
 import { runtime, withTimeout } from "./common.ts";
 
 export interface WebSocketAdapter {

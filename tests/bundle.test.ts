@@ -1,5 +1,5 @@
 /**
- * What a browser imports stays browser-safe: src/websocket_client.ts (the core engine over
+ * What a browser imports stays browser-safe: src/transports/websocket_client.ts (the core engine over
  * a Web-standard WebSocket) alone, and with the typed client (src/typed/mod.ts), bundle
  * with esbuild for platform "browser" without errors or warnings, import nothing from
  * `node:` (nor anything left external), pull in no adapter, and reference no `Deno.` or
@@ -13,11 +13,11 @@ const root = fileURLToPath(new URL("../", import.meta.url));
 
 const ENTRIES: Record<string, string> = {
   "the WebSocket client (core)": `
-    import { connectWebSocket } from "./src/websocket_client.ts";
+    import { connectWebSocket } from "./src/transports/websocket_client.ts";
     const connection = await connectWebSocket({ url: "/qrpc" });
     console.log((await connection.request(1, new Uint8Array([1]))).payload);`,
   "the WebSocket client + the typed client": `
-    import { connectWebSocket } from "./src/websocket_client.ts";
+    import { connectWebSocket } from "./src/transports/websocket_client.ts";
     import { createClient } from "./src/typed/mod.ts";
     const connection = await connectWebSocket({ url: "/qrpc" });
     console.log(await createClient<any>(connection).hello({ name: "browser" }));`,

@@ -1,19 +1,19 @@
 /**
- * src/compression.ts: round trips in every format and size, streams made by another zlib
+ * src/wire/compression.ts: round trips in every format and size, streams made by another zlib
  * (Python's), the output limit (a decompression bomb is cancelled, not inflated whole),
  * and bad input of every kind ends in a DecompressionError: never a hang, never an
  * unhandled rejection.
  *
  * Known runtime gaps with "deflate-raw", which has no trailer to check (documented at the
- * top of src/compression.ts): Deno 2.9 returns a prefix for truncated input, Node 20
+ * top of src/wire/compression.ts): Deno 2.9 returns a prefix for truncated input, Node 20
  * ignores bytes after the end, and a flipped byte can decode to wrong bytes anywhere.
  * The tests below pin those down so a runtime fix (or regression) shows up.
  */
 import { describe, expect, test } from "bun:test";
 import process from "node:process";
-import { compress, type CompressionFormat, decompress, DecompressionError } from "../src/compression.ts";
-import { crc32 } from "../src/crc32.ts";
-import { RpcError } from "../src/errors.ts";
+import { compress, type CompressionFormat, decompress, DecompressionError } from "../src/wire/compression.ts";
+import { crc32 } from "../src/wire/crc32.ts";
+import { RpcError } from "../src/common/errors.ts";
 import { hex, patterned, sameBytes, text } from "./support/bytes.ts";
 
 const g = globalThis as { Bun?: unknown; Deno?: unknown };

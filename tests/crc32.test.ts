@@ -1,9 +1,9 @@
 /**
- * src/crc32.ts against known vectors and against the textbook byte-at-a-time loop written
+ * src/wire/crc32.ts against known vectors and against the textbook byte-at-a-time loop written
  * here, on every length around its 16-byte steps, on unaligned views, and in pieces.
  */
 import { describe, expect, test } from "bun:test";
-import { crc32 } from "../src/crc32.ts";
+import { crc32 } from "../src/wire/crc32.ts";
 import { patterned, text } from "./support/bytes.ts";
 
 /** The reference: the bitwise definition, one bit at a time (no tables to get wrong). */

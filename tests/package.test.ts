@@ -276,7 +276,7 @@ describe.if(runtime === "node")("the package on Node", () => {
           logLevel: "silent",
         });
         const inputs = Object.keys(result.metafile.inputs);
-        expect(inputs.some((path) => path.includes("node_modules/@weft/rpc/dist/src/websocket_client.js"))).toBe(true);
+        expect(inputs.some((path) => path.includes("node_modules/@weft/rpc/dist/src/transports/websocket_client.js"))).toBe(true);
         expect(inputs.filter((path) => path.startsWith("node:") || path.includes("/adapters/") || path.includes("/ws/"))).toEqual([]);
         const gzip = gzipSync(result.outputFiles[0].contents, { level: 9 }).length;
         console.log(`bundle ${name}: ${(gzip / 1024).toFixed(1)} KB min+gzip`);
@@ -295,7 +295,7 @@ describe.if(runtime === "bun")("the package on Bun", () => {
     });
     ok(await run(process.execPath, ["install"], { cwd: dir, timeout: INSTALL_TIMEOUT }), "bun install");
     const result = resultOf(await run(process.execPath, ["main.mjs"], { cwd: dir }), "bun main.mjs");
-    expectExercised(result, "bun", "src/websocket_client.js");
+    expectExercised(result, "bun", "src/transports/websocket_client.js");
   }, INSTALL_TIMEOUT);
 });
 

@@ -5,8 +5,8 @@
  */
 import { describe, expect, test } from "bun:test";
 import { RpcError } from "../mod.ts";
-import { compress, decompress } from "../src/compression.ts";
-import { crc32 } from "../src/crc32.ts";
+import { compress, decompress } from "../src/wire/compression.ts";
+import { crc32 } from "../src/wire/crc32.ts";
 import { Cmd, installHandlers } from "./fixtures/handlers.ts";
 import { frame, hex, patterned, readU32, str, text, toHex, until } from "./support/bytes.ts";
 import { startCorruptingProxy } from "./support/corrupting_proxy.ts";

@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type Connection, RpcError } from "../mod.ts";
 import { type Client, createClient } from "../src/typed/mod.ts";
-import type { WebSocketConnectOptions, WebSocketConstructor, WebSocketLike } from "../src/websocket_client.ts";
+import type { WebSocketConnectOptions, WebSocketConstructor, WebSocketLike } from "../src/transports/websocket_client.ts";
 import type { api } from "../examples/workers/worker.ts";
 import { COMPATIBILITY_DATE, type RunningWorkerd, startWorkerd } from "../examples/workers/run_workerd.ts";
 import { runtime } from "./support/runtime.ts";

@@ -5,7 +5,7 @@
  * `window.weftResults`.
  */
 import * as v from "valibot";
-import { connectWebSocket } from "../../src/websocket_client.ts";
+import { connectWebSocket } from "../../src/transports/websocket_client.ts";
 import { createClient, router, serve, unary } from "../../src/typed/mod.ts";
 import type { Api } from "./server.ts";
 

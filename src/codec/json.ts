@@ -11,8 +11,8 @@
  * but costs 2-5x more on every call, so it is kept for the rare values the walk cannot
  * vouch for (objects with their own toJSON, nesting deeper than 64 levels, cycles).
  */
-import { pooledText } from "../byte_pool.ts";
-import type { Codec } from "./codec.ts";
+import { pooledText } from "../common/byte_pool.ts";
+import type { Codec } from "./types.ts";
 import { CodecError, describeType } from "./errors.ts";
 
 /** Wire name of the JSON codec. */

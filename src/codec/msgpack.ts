@@ -38,7 +38,7 @@
  * (msgpackr-extract) when it is installed, and falls back to pure JS when it is not.
  */
 import { C1, Packr, type Options } from "msgpackr";
-import type { Codec } from "./codec.ts";
+import type { Codec } from "./types.ts";
 import { CodecError } from "./errors.ts";
 
 /** Wire name of the MessagePack codec. */

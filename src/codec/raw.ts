@@ -2,7 +2,7 @@
  * The raw codec: the payload is the bytes themselves, as in qrpc, whose payloads are plain
  * byte slices. Nothing is copied either way.
  */
-import type { Codec } from "./codec.ts";
+import type { Codec } from "./types.ts";
 import { describeType } from "./errors.ts";
 
 /** Wire name of the raw codec. */

@@ -1,10 +1,10 @@
 /**
  * What a handler and server middleware see about the call they serve.
  */
-import type { Connection } from "../connection.ts";
-import type { Metadata } from "../extensions.ts";
-import type { IncomingRequest } from "../incoming_request.ts";
-import type { Shape } from "./procedure.ts";
+import type { Connection } from "../engine/connection.ts";
+import type { Metadata } from "../wire/extensions.ts";
+import type { IncomingRequest } from "../engine/incoming_request.ts";
+import type { Shape } from "./shape.ts";
 
 /**
  * The base context of every call. Middleware may add properties (declare them with

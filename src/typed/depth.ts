@@ -5,9 +5,9 @@
  * nested deeper than the limit is refused with `invalid_argument` before it is parsed (JSON,
  * read from its bytes) or, for other codecs, before it is validated.
  */
-import type { Codec } from "../codec/codec.ts";
+import type { Codec } from "../codec/types.ts";
 import { json, jsonNestsDeeperThan } from "../codec/json.ts";
-import { RpcError } from "../errors.ts";
+import { RpcError } from "../common/errors.ts";
 
 /** Arrays and objects within arrays and objects, at most: `serve(..., { maxDepth })` changes it. */
 export const DEFAULT_MAX_DEPTH = 64;

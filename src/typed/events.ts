@@ -7,11 +7,11 @@
  */
 import type * as v from "valibot";
 import { json } from "../codec/json.ts";
-import type { Codec } from "../codec/codec.ts";
-import type { Connection } from "../connection.ts";
-import { RpcError } from "../errors.ts";
-import type { Mux, PushHandler, PushMessage } from "../mux.ts";
-import { readableFrom } from "../streams.ts";
+import type { Codec } from "../codec/types.ts";
+import type { Connection } from "../engine/connection.ts";
+import { RpcError } from "../common/errors.ts";
+import type { Mux, PushHandler, PushMessage } from "../engine/mux.ts";
+import { readableFrom } from "../common/streams.ts";
 import { type AnyEvent, type Event, isEvent, type Schema } from "./procedure.ts";
 import type { Route } from "./router.ts";
 import { validate } from "./validate.ts";

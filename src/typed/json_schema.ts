@@ -5,12 +5,11 @@
  */
 import { type ConversionConfig, type JsonSchema, toJsonSchema } from "@valibot/to-json-schema";
 import type * as v from "valibot";
-import type { Connection } from "../connection.ts";
+import type { Connection } from "../engine/connection.ts";
 import { json } from "../codec/json.ts";
 import { isEvent, type Schema, type Shape } from "./procedure.ts";
 import { flatten, type Router } from "./router.ts";
-import { DESCRIBE_PROCEDURE } from "./serve.ts";
-import { EVENT_CMD, namePrefix, PROCEDURE_CMD } from "./wire.ts";
+import { DESCRIBE_PROCEDURE, EVENT_CMD, namePrefix, PROCEDURE_CMD } from "./wire.ts";
 
 /** One procedure of a contract, described. */
 export interface ProcedureDescription {

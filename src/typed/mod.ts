@@ -1,6 +1,8 @@
 /**
- * Typed procedures on weft: valibot contracts, end-to-end inference with no codegen,
- * four call shapes, both directions, typed events. Import as `@weft/rpc/typed`.
+ * typed: procedures on weft (`@weft/rpc/typed`): valibot contracts, end-to-end inference
+ * with no codegen, four call shapes, both directions, typed events. Calls go by name on one
+ * cmd (wire.ts) over any Connection. May import `engine/`, `wire/`, `codec/` and `common/`;
+ * nothing below imports it.
  *
  * @module
  */
@@ -37,7 +39,7 @@ export {
   unary,
 } from "./procedure.ts";
 export { type HandlersOf, implement, type Implemented, RESERVED_NAMES, router, type Router } from "./router.ts";
-export { DESCRIBE_PROCEDURE, serve, type Served, type ServeOptions, type ServeTarget } from "./serve.ts";
+export { serve, type Served, type ServeOptions, type ServeTarget } from "./serve.ts";
 export { type ReplyStream, type UnaryCall } from "./typed_call.ts";
 export { type Issue, type ValidationDetails } from "./validate.ts";
-export { EVENT_CMD, PROCEDURE_CMD } from "./wire.ts";
+export { DESCRIBE_PROCEDURE, EVENT_CMD, PROCEDURE_CMD } from "./wire.ts";

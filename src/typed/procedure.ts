@@ -6,17 +6,14 @@
  * type a client, validate on the client, export as JSON Schema, or `implement` later.
  */
 import type * as v from "valibot";
-import type { Codec } from "../codec/codec.ts";
+import type { Codec } from "../codec/types.ts";
 import type { Context } from "./context.ts";
+import type { Shape } from "./shape.ts";
 
 /** A valibot schema, sync or async. */
 export type Schema = v.GenericSchema | v.GenericSchemaAsync;
 
-/**
- * How requests and replies flow: one each (unary), one request and a reply stream
- * (serverStream), a request stream and one reply (clientStream), or streams both ways (bidi).
- */
-export type Shape = "unary" | "serverStream" | "clientStream" | "bidi";
+export type { Shape } from "./shape.ts";
 
 /** What a caller sends and a handler receives (after the schema's transforms). */
 export type InputOf<I extends Schema> = v.InferInput<I>;

@@ -2,13 +2,13 @@
  * Serving a typed router: on a server (every connection) or on one connection (a client
  * exposing handlers its server can call).
  */
-import type { Codec } from "../codec/codec.ts";
+import type { Codec } from "../codec/types.ts";
 import { json } from "../codec/json.ts";
-import type { Connection } from "../connection.ts";
-import { RpcError } from "../errors.ts";
-import type { IncomingRequest } from "../incoming_request.ts";
-import type { HandlerResult, Mux } from "../mux.ts";
-import { readableFrom, toAsyncIterator } from "../streams.ts";
+import type { Connection } from "../engine/connection.ts";
+import { RpcError } from "../common/errors.ts";
+import type { IncomingRequest } from "../engine/incoming_request.ts";
+import type { HandlerResult, Mux } from "../engine/mux.ts";
+import { readableFrom, toAsyncIterator } from "../common/streams.ts";
 import { Context, type Middleware, runMiddleware } from "./context.ts";
 import { type Emitter, emitter } from "./events.ts";
 import type { AnyProcedure, InputStream, Schema } from "./procedure.ts";
@@ -18,6 +18,7 @@ import { validate } from "./validate.ts";
 import {
   codecOf,
   decodeChecked,
+  DESCRIBE_PROCEDURE,
   encodeWith,
   type Labels,
   labelsOf,
@@ -60,8 +61,6 @@ export interface Served<R> {
   emitTo(connection: Connection): Emitter<R>;
 }
 
-/** The name of the reflection procedure (names starting with "$" are weft's). */
-export const DESCRIBE_PROCEDURE = "$weft.describe";
 
 /**
  * Serves `routes` on `target`: calls by name on cmd 0xFFFF, and each pinned procedure on

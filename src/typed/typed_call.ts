@@ -4,12 +4,13 @@
  * only the face that fits the procedure; at run time the reply decides (a client that
  * knows only the router's type cannot tell the shapes apart before the reply comes).
  */
-import type { PendingCall } from "../call.ts";
-import { RpcError } from "../errors.ts";
-import type { Metadata } from "../extensions.ts";
-import type { Response } from "../response.ts";
-import { readableFrom } from "../streams.ts";
-import { type Caller, type ClientCall, InputFailed, type ProcedureCallOptions, type Target } from "./client.ts";
+import type { PendingCall } from "../engine/call.ts";
+import { RpcError } from "../common/errors.ts";
+import type { Metadata } from "../wire/extensions.ts";
+import type { Response } from "../engine/response.ts";
+import { readableFrom } from "../common/streams.ts";
+import { type Caller, type ClientCall, InputFailed, type ProcedureCallOptions, type Target } from "./caller.ts";
+import { StreamedReply } from "./streamed_reply.ts";
 import { labelsOf } from "./wire.ts";
 
 /** A unary or client-streaming call: a promise of the output, and the reply's metadata. */
@@ -34,33 +35,6 @@ export interface ReplyStream<T> extends AsyncIterable<T> {
   cancel(reason?: unknown): void;
 }
 
-const ignore = () => {};
-
-/** A reply stream's outputs, decoded and checked as they are read. */
-export class StreamedReply {
-  readonly response: Response;
-  /** Settles when the stream has been read to its end (or failed): trailers are in then. */
-  readonly ended: Promise<void>;
-  readonly #decode: (bytes: Uint8Array) => unknown;
-  #ended: () => void = ignore;
-
-  constructor(response: Response, decode: (bytes: Uint8Array) => unknown) {
-    this.response = response;
-    this.#decode = decode;
-    this.ended = new Promise((resolve) => (this.#ended = resolve));
-  }
-
-  async *[Symbol.asyncIterator](): AsyncGenerator<unknown> {
-    try {
-      for await (const bytes of this.response) {
-        if (bytes.length === 0) continue; // qrpc ends a stream with an empty frame
-        yield await this.#decode(bytes);
-      }
-    } finally {
-      this.#ended();
-    }
-  }
-}
 
 const NOTHING: Readonly<Metadata> = Object.freeze({});
 

@@ -3,7 +3,7 @@
  * stream items one by one. A failure is an RpcError whose details list valibot's issues.
  */
 import * as v from "valibot";
-import { type ErrorCode, RpcError } from "../errors.ts";
+import { type ErrorCode, RpcError } from "../common/errors.ts";
 import type { Schema } from "./procedure.ts";
 
 /** One validation problem, as it travels in an error's details. */

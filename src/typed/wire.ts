@@ -8,12 +8,12 @@
  * also served there with plain payloads, for qrpc peers. In every stream an empty frame
  * carries no item (qrpc ends streams with one).
  */
-import type { Codec } from "../codec/codec.ts";
+import type { Codec } from "../codec/types.ts";
 import { codecNamed } from "../codec/codec.ts";
 import { json, stringify } from "../codec/json.ts";
-import { pooledConcat, pooledText } from "../byte_pool.ts";
-import type { Connection } from "../connection.ts";
-import { RpcError } from "../errors.ts";
+import { pooledConcat, pooledText } from "../common/byte_pool.ts";
+import type { Connection } from "../engine/connection.ts";
+import { RpcError } from "../common/errors.ts";
 import type { Schema } from "./procedure.ts";
 import { validate } from "./validate.ts";
 import { checkBytesDepth, checkValueDepth } from "./depth.ts";
@@ -22,6 +22,8 @@ import { checkBytesDepth, checkValueDepth } from "./depth.ts";
 export const PROCEDURE_CMD = 0xffff;
 /** The cmd of events by name. */
 export const EVENT_CMD = 0xfffe;
+/** The name of the reflection procedure (names starting with "$" are weft's). */
+export const DESCRIBE_PROCEDURE = "$weft.describe";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

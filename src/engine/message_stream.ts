@@ -1,5 +1,5 @@
 import { FRAME_OVERHEAD } from "./flow_control.ts";
-import { collectBytes, readableFrom } from "./streams.ts";
+import { collectBytes, readableFrom } from "../common/streams.ts";
 
 /** Told when a stream's unread backlog crosses its high-water mark (true) or drains (false). */
 export type PressureListener = (overfull: boolean) => void;

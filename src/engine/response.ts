@@ -1,6 +1,6 @@
-import type { Metadata } from "./extensions.ts";
+import type { Metadata } from "../wire/extensions.ts";
 import type { MessageStream } from "./message_stream.ts";
-import { collectBytes } from "./streams.ts";
+import { collectBytes } from "../common/streams.ts";
 
 /**
  * The peer's reply to a call. A plain reply has one `payload`; a streamed reply also

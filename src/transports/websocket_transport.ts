@@ -6,9 +6,9 @@
  * This file knows nothing of any runtime: a WebSocket is reached through `MessageSocket`,
  * which the client (a Web-standard WebSocket) and each server integration provide.
  */
-import { ProtocolError, RpcError } from "./errors.ts";
-import { FrameSplitter } from "./frame_splitter.ts";
-import type { Transport } from "./transport.ts";
+import { ProtocolError, RpcError } from "../common/errors.ts";
+import { FrameSplitter } from "../wire/frame_splitter.ts";
+import type { Transport } from "../engine/transport.ts";
 
 /** The few things weft needs from a WebSocket, whatever made it. */
 export interface MessageSocket {

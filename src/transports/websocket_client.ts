@@ -3,9 +3,9 @@
  * or any constructor with the same shape (Node 20 passes the `ws` package's).
  * The Connection it returns is the same as over TCP, so `createClient` works unchanged.
  */
-import { Connection, type ConnectionOptions } from "./connection.ts";
-import { RpcError } from "./errors.ts";
-import { startTimer, stopTimer } from "./timers.ts";
+import { Connection, type ConnectionOptions } from "../engine/connection.ts";
+import { RpcError } from "../common/errors.ts";
+import { startTimer, stopTimer } from "../common/timers.ts";
 import { type MessageSocket, WebSocketTransport } from "./websocket_transport.ts";
 
 /** The part of the WebSocket interface weft uses. */

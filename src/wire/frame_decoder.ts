@@ -1,4 +1,4 @@
-import { ProtocolError } from "./errors.ts";
+import { ProtocolError } from "../common/errors.ts";
 import { HEADER_SIZE, MIN_LENGTH, readRequestId, readUint32, type RequestId } from "./frame.ts";
 
 /** Called once per decoded frame. `payload` is a view: copy it to keep it past the chunk's life. */

@@ -9,7 +9,7 @@ import {
   PROTOCOL_VERSIONS,
   type SettingsMessage,
   WeftFlags,
-} from "./control.ts";
+} from "../wire/control.ts";
 import {
   encodeResetBody,
   type ErrorCode,
@@ -18,7 +18,7 @@ import {
   ProtocolError,
   resetReasonOf,
   RpcError,
-} from "./errors.ts";
+} from "../common/errors.ts";
 import {
   DEFAULT_MAX_METADATA_SIZE,
   checkMetadata,
@@ -28,21 +28,21 @@ import {
   type Extensions,
   hasExtensions,
   hasMetadata,
-} from "./extensions.ts";
-import { Flags, STREAM_BITS } from "./flags.ts";
+} from "../wire/extensions.ts";
+import { Flags, STREAM_BITS } from "../wire/flags.ts";
 import { FRAME_OVERHEAD, SendCredit } from "./flow_control.ts";
-import { compress, type CompressionFormat, decompress } from "./compression.ts";
-import { crc32 } from "./crc32.ts";
-import { DEFAULT_MAX_FRAME_SIZE, isOddId, MAX_CMD, readUint32, type RequestId, uint32Bytes } from "./frame.ts";
-import { FrameDecoder } from "./frame_decoder.ts";
-import { FrameWriter, type LaterFrame } from "./frame_writer.ts";
+import { compress, type CompressionFormat, decompress } from "../wire/compression.ts";
+import { crc32 } from "../wire/crc32.ts";
+import { DEFAULT_MAX_FRAME_SIZE, isOddId, MAX_CMD, readUint32, type RequestId, uint32Bytes } from "../wire/frame.ts";
+import { FrameDecoder } from "../wire/frame_decoder.ts";
+import { FrameWriter, type LaterFrame } from "../wire/frame_writer.ts";
 import { IncomingRequest } from "./incoming_request.ts";
 import { MessageStream } from "./message_stream.ts";
 import { type Handler, type HandlerResult, Mux, type PushHandler } from "./mux.ts";
 import type { Response } from "./response.ts";
-import { isAsyncIterable, isReadableStream, toAsyncIterator } from "./streams.ts";
+import { isAsyncIterable, isReadableStream, toAsyncIterator } from "../common/streams.ts";
 import type { Transport } from "./transport.ts";
-import { durationProblem, startTimer, stopTimer, type Timer } from "./timers.ts";
+import { durationProblem, startTimer, stopTimer, type Timer } from "../common/timers.ts";
 
 /** Which end of the connection this is: it decides id parity and flags of outgoing requests. */
 export type Role = "client" | "server";
@@ -161,7 +161,7 @@ function agreedInterval(mine: number, theirs: number): number {
   return mine > 0 && theirs > 0 ? Math.min(mine, theirs) : 0;
 }
 
-/** The CompressionStream formats every runtime weft supports has (src/compression.ts). */
+/** The CompressionStream formats every runtime weft supports has (src/wire/compression.ts). */
 const COMPRESSION_FORMATS: readonly string[] = ["gzip", "deflate", "deflate-raw"];
 
 /** How many recently reset stream ids to remember, so their late frames are dropped. */

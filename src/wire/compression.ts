@@ -14,11 +14,11 @@
  * - "deflate-raw": no trailer, so no checksum: a corrupted byte can decode to wrong bytes
  *   without any error on any runtime. On Deno 2.9 a truncated stream decodes to a prefix
  *   without an error, and Node 20 ignores bytes after the end; Bun rejects both. Pair it
- *   with a CRC-32 of the payload (src/crc32.ts) when integrity matters, or use "deflate".
+ *   with a CRC-32 of the payload (src/wire/crc32.ts) when integrity matters, or use "deflate".
  * Empty input is rejected for every format (no valid stream is empty; Deno would return
  * zero bytes for "deflate" and "deflate-raw").
  */
-import { RpcError } from "./errors.ts";
+import { RpcError } from "../common/errors.ts";
 
 export type CompressionFormat = "gzip" | "deflate" | "deflate-raw";
 

@@ -11,7 +11,7 @@
  * Entries are tag-length-value, so a receiver skips tags it does not know.
  */
 
-import { RpcError } from "./errors.ts";
+import { RpcError } from "../common/errors.ts";
 import { uint32Bytes } from "./frame.ts";
 
 /** Per-call metadata: string keys, string or byte values. */

@@ -1,12 +1,12 @@
-import { errorForReset, RpcError } from "./errors.ts";
-import type { Extensions, Metadata } from "./extensions.ts";
-import { Flags, STREAM_BITS } from "./flags.ts";
+import { errorForReset, RpcError } from "../common/errors.ts";
+import type { Extensions, Metadata } from "../wire/extensions.ts";
+import { Flags, STREAM_BITS } from "../wire/flags.ts";
 import type { SendCredit } from "./flow_control.ts";
-import type { RequestId } from "./frame.ts";
+import type { RequestId } from "../wire/frame.ts";
 import type { MessageStream } from "./message_stream.ts";
 import { Response } from "./response.ts";
-import { readableFrom } from "./streams.ts";
-import { startTimer, stopTimer, type Timer } from "./timers.ts";
+import { readableFrom } from "../common/streams.ts";
+import { startTimer, stopTimer, type Timer } from "../common/timers.ts";
 
 /** Per-call options. */
 export interface CallOptions {

@@ -1,4 +1,4 @@
-import { ProtocolError } from "./errors.ts";
+import { ProtocolError } from "../common/errors.ts";
 import { DEFAULT_MAX_FRAME_SIZE, MIN_LENGTH, readUint32 } from "./frame.ts";
 
 /**

@@ -1,10 +1,10 @@
 import type { Connection } from "./connection.ts";
-import type { Metadata } from "./extensions.ts";
-import { Flags } from "./flags.ts";
+import type { Metadata } from "../wire/extensions.ts";
+import { Flags } from "../wire/flags.ts";
 import type { SendCredit } from "./flow_control.ts";
-import type { RequestId } from "./frame.ts";
+import type { RequestId } from "../wire/frame.ts";
 import { MessageStream } from "./message_stream.ts";
-import { stopTimer, type Timer } from "./timers.ts";
+import { stopTimer, type Timer } from "../common/timers.ts";
 
 /**
  * A request the peer sent, as its handler sees it.

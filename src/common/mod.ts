@@ -1,0 +1,16 @@
+/**
+ * common: what every layer may use, and what imports nothing of weft's: errors and their
+ * codes (`RpcError`, `ProtocolError`, reset reasons), Web Streams helpers, timers for
+ * user-given durations, and the slab small payloads are carved from.
+ *
+ * @module
+ */
+export {
+  type ErrorCode,
+  ErrorCodes,
+  codeOfResetReason,
+  ProtocolError,
+  resetReasonOf,
+  RpcError,
+} from "./errors.ts";
+export { collectBytes, concatBytes, iterateReadable, toAsyncIterator } from "./streams.ts";
