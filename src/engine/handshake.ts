@@ -1,0 +1,345 @@
+/**
+ * weft's handshake, on qrpc's bytes (docs/PROTOCOL.md §13). A weft client marks its frames
+ * with the hello bit until it hears from its server; a weft server that sees the bit greets
+ * with HELLO (versions, heartbeat, window, codecs, compression, checksum); the client
+ * answers SETTINGS with what it takes. Neither waits for a round trip: the client's first
+ * calls leave at once. A plain qrpc peer never greets, or never marks, and both ends stay
+ * plain qrpc.
+ *
+ * A server with `authenticate` admits no request before the client's metadata (in SETTINGS)
+ * passes: the client's frames wait here, in arrival order, and so do calls whose extension
+ * block follows in an EXT frame. The control frames of a live connection (PING, GOAWAY,
+ * ERROR, WINDOW_UPDATE) arrive here too.
+ */
+import { type ErrorCode, ErrorCodes, ProtocolError, RpcError } from "../common/errors.ts";
+import type { CompressionFormat } from "../wire/compression.ts";
+import {
+  decodeControl,
+  encodeControl,
+  type ErrorMessage,
+  type GoAwayMessage,
+  type HelloMessage,
+  Op,
+  PROTOCOL_VERSIONS,
+  type SettingsMessage,
+  WeftFlags,
+} from "../wire/control.ts";
+import { DEFAULT_MAX_METADATA_SIZE } from "../wire/extensions.ts";
+import { Flags } from "../wire/flags.ts";
+import { readUint32, type RequestId } from "../wire/frame.ts";
+import type { Backpressure } from "./backpressure.ts";
+import type { Calling } from "./calling.ts";
+import type { Connection } from "./connection.ts";
+import type { RawFrame } from "./inflater.ts";
+import { CLOSED, type Link } from "./link.ts";
+import { agreedInterval, type Liveness } from "./liveness.ts";
+import type { ConnectionOptions } from "./options.ts";
+import type { Sender } from "./sender.ts";
+
+/** weft's two bits: 0x80 alone is a control frame, 0x40 a hello or a block, both a deferred block. */
+export const WEFT_BITS = WeftFlags.Hello | WeftFlags.Control;
+
+/** Frames a server holds for a connection that has not authenticated yet. */
+const HOLD_LIMIT = 1024;
+
+/** The CompressionStream formats every runtime weft supports has (src/wire/compression.ts). */
+const COMPRESSION_FORMATS: readonly string[] = ["gzip", "deflate", "deflate-raw"];
+
+/** Metadata as string pairs only: anything else from the wire is dropped. */
+function stringRecord(value: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (typeof value !== "object" || value === null) return out;
+  for (const [key, item] of Object.entries(value)) if (typeof item === "string") out[key] = item;
+  return out;
+}
+
+/** What the handshake needs of the connection around it. */
+export interface HandshakeHost {
+  /** The connection, as the application's hooks (authenticate, onGoAway) receive it. */
+  readonly connection: Connection;
+  /** A frame let go after the handshake held it: dispatched as if it had just arrived. */
+  dispatch(id: RequestId, flags: number, cmd: number, payload: Uint8Array): void;
+  /** Refuses a request (a reset with `code`). */
+  refuse(id: RequestId, code: ErrorCode): void;
+  /** WINDOW_UPDATE for exchange `id`. */
+  grant(id: RequestId, bytes: number): void;
+  /** The connection cannot go on: report `cause`, abort the transport, fail everything with `error`. */
+  fail(error: RpcError, cause: Error): void;
+  /** Tells a weft peer why it is refused (ERROR), then closes once that frame is out. */
+  refuseConnection(code: ErrorCode, message: string): void;
+}
+
+export class Handshake {
+  readonly #link: Link;
+  readonly #sender: Sender;
+  readonly #backpressure: Backpressure;
+  readonly #liveness: Liveness;
+  readonly #calling: Calling;
+  readonly #host: HandshakeHost;
+  readonly #heartbeat: number;
+  readonly #metadata: Record<string, string>;
+  readonly #maxMetadataSize: number;
+  readonly #codecsAccepted: readonly string[];
+  readonly #compressionOption: CompressionFormat | false | undefined;
+  readonly #checksumOption: boolean | undefined;
+  readonly #onGoAway: ConnectionOptions["onGoAway"];
+  readonly #authenticate: ConnectionOptions["authenticate"];
+  /** This end's codec; a server takes its client's from SETTINGS. */
+  codec: string;
+  /** The metadata the peer sent in the handshake (a server reads its client's here). */
+  peerMetadata: Readonly<Record<string, string>> = {};
+  /** Frames held until the connection is admitted (null when nothing is held): read on every frame. */
+  held: RawFrame[] | null = null;
+  /** Waiting for `authenticate` to accept the client. */
+  #authPending = false;
+  /** Held calls whose block is still to come in an EXT frame. */
+  #awaitingExt: Set<RequestId> | null = null;
+
+  constructor(
+    link: Link,
+    parts: { sender: Sender; backpressure: Backpressure; liveness: Liveness; calling: Calling },
+    host: HandshakeHost,
+    options: ConnectionOptions,
+  ) {
+    this.#link = link;
+    this.#sender = parts.sender;
+    this.#backpressure = parts.backpressure;
+    this.#liveness = parts.liveness;
+    this.#calling = parts.calling;
+    this.#host = host;
+    this.#heartbeat = options.heartbeatInterval ?? 10_000;
+    this.#metadata = options.metadata ?? {};
+    this.#maxMetadataSize = options.maxMetadataSize ?? DEFAULT_MAX_METADATA_SIZE;
+    this.codec = options.codec ?? "raw";
+    this.#codecsAccepted = options.codecs ?? ["raw", "json", "msgpack"];
+    this.#compressionOption = options.compression;
+    this.#checksumOption = options.checksum;
+    this.#onGoAway = options.onGoAway;
+    this.#authenticate = link.role === "server" ? options.authenticate : undefined;
+    if (this.#authenticate !== undefined) {
+      this.#authPending = true;
+      this.held = [];
+    }
+    link.helloBit = link.weft && link.role === "client" ? WeftFlags.Hello : 0;
+  }
+
+  /** Server: a call whose block follows in an EXT frame (0x40 and 0x80) waits for it here. */
+  holdForBlock(id: RequestId, flags: number, cmd: number, payload: Uint8Array): void {
+    this.held ??= [];
+    this.hold(id, flags, cmd, payload);
+  }
+
+  /** Server: a client showed it speaks weft; offer it the extensions, once. */
+  greet(): void {
+    const link = this.#link;
+    if (!link.weft || link.weftPeer || link.state === CLOSED) return;
+    link.weftPeer = true;
+    // HELLO goes out before anything else, so the client reads our blocks from here on.
+    link.extended = true;
+    const hello: HelloMessage = {
+      versions: [...PROTOCOL_VERSIONS],
+      heartbeat: this.#heartbeat,
+      maxFrameSize: link.maxFrameSize,
+      window: this.#backpressure.window,
+      maxMetadataSize: this.#maxMetadataSize,
+      codecs: [...this.#codecsAccepted],
+      compression: this.#compressionOption === false ? [] : [...COMPRESSION_FORMATS],
+      checksum: this.#checksumOption === false ? [] : ["crc32"],
+    };
+    this.#sender.control(Op.Hello, encodeControl(hello));
+  }
+
+  /** Client: a reply came before any HELLO, so the server speaks plain qrpc. */
+  peerIsPlain(): void {
+    this.#link.helloBit = 0;
+    this.#calling.dropDeferred();
+  }
+
+  /**
+   * Server with `authenticate`: nothing runs before the client's metadata is accepted.
+   * A client that shows weft gets HELLO and its frames wait (no round trip on its side:
+   * it sent them already); one that does not is plain qrpc and cannot authenticate.
+   */
+  hold(id: RequestId, flags: number, cmd: number, payload: Uint8Array): void {
+    const weftBits = flags & WEFT_BITS;
+    if (weftBits !== 0 && this.#link.version === 0) {
+      this.greet(); // the client's hello
+      if (weftBits === WEFT_BITS) (this.#awaitingExt ??= new Set()).add(id);
+      flags &= ~WEFT_BITS; // greeted: what is left is an ordinary frame (until its EXT comes)
+    }
+    if (!this.#link.weftPeer) {
+      if ((flags & (Flags.Push | Flags.StreamRst)) === 0) this.#host.refuse(id, "unauthenticated");
+      return;
+    }
+    const held = this.held!;
+    if (held.length >= HOLD_LIMIT) {
+      return this.#host.refuseConnection("resource_exhausted", `more than ${HOLD_LIMIT} frames held before the handshake completed`);
+    }
+    held.push([id, flags, cmd, payload]);
+  }
+
+  /** A control frame (0x80 alone): the handshake's, or a live connection's. */
+  receiveControl(id: RequestId, op: number, payload: Uint8Array): void {
+    try {
+      switch (op) {
+        case Op.WindowUpdate:
+          return this.#receiveWindowUpdate(id, payload);
+        case Op.Ext:
+          return this.#receiveDeferredExtensions(id, payload);
+        case Op.Hello:
+          return this.#receiveHello(decodeControl<HelloMessage>(payload));
+        case Op.Settings:
+          return this.#receiveSettings(decodeControl<SettingsMessage>(payload));
+        case Op.Ping:
+          return this.#sender.control(Op.Pong, payload);
+        case Op.Pong:
+          return; // its arrival already counted as life
+        case Op.GoAway:
+          return this.#receiveGoAway(decodeControl<GoAwayMessage>(payload));
+        case Op.Error:
+          return this.#receiveError(decodeControl<ErrorMessage>(payload));
+        default:
+          return; // an opcode from a newer weft: ignored, as promised in PROTOCOL.md
+      }
+    } catch (error) {
+      const problem = new ProtocolError(`malformed control frame (opcode ${op}): ${(error as Error).message}`);
+      this.#host.fail(new RpcError("unavailable", `connection closed: ${problem.message}`, { cause: problem }), problem);
+    }
+  }
+
+  /** Client: the server speaks weft. Take a version and the heartbeat, and say so. */
+  #receiveHello(hello: HelloMessage): void {
+    const link = this.#link;
+    if (link.role !== "client" || !link.weft || link.version !== 0) return;
+    link.helloBit = 0;
+    const version = Math.max(0, ...hello.versions.filter((v) => PROTOCOL_VERSIONS.includes(v)));
+    if (version === 0) return; // no common version: stay plain qrpc
+    if (Array.isArray(hello.codecs) && !hello.codecs.includes(this.codec)) {
+      const error = new RpcError(
+        "unimplemented",
+        `the server does not read codec "${this.codec}" (it reads: ${hello.codecs.join(", ")})`,
+      );
+      return this.#host.fail(error, error);
+    }
+    link.weftPeer = true;
+    link.extended = true;
+    link.version = version;
+    this.#backpressure.useWindows(Number(hello.window) || 0);
+    const wanted = this.#compressionOption;
+    const compression = wanted && Array.isArray(hello.compression) && hello.compression.includes(wanted) ? wanted : null;
+    const checksum = this.#checksumOption === true && Array.isArray(hello.checksum) && hello.checksum.includes("crc32");
+    const heartbeat = agreedInterval(this.#heartbeat, Number(hello.heartbeat) || 0);
+    const settings: SettingsMessage = {
+      version,
+      heartbeat,
+      maxFrameSize: link.maxFrameSize,
+      metadata: this.#metadata,
+      window: this.#backpressure.window,
+      maxMetadataSize: this.#maxMetadataSize,
+      codec: this.codec,
+      compression,
+      checksum: checksum ? "crc32" : null,
+    };
+    this.#sender.control(Op.Settings, encodeControl(settings));
+    // From SETTINGS on, both ends compress and checksum as agreed.
+    this.#sender.useTransforms(compression, checksum);
+    // Calls sent before the handshake wait on the server for their blocks: here they are.
+    this.#calling.sendDeferred();
+    this.#startHeartbeat(heartbeat);
+  }
+
+  /** Server: the client took these settings; the extensions are on. */
+  #receiveSettings(settings: SettingsMessage): void {
+    const link = this.#link;
+    if (link.role !== "server" || !link.weftPeer || link.version !== 0) return;
+    if (!PROTOCOL_VERSIONS.includes(settings.version)) throw new TypeError(`unknown version ${settings.version}`);
+    const refusal = this.#refusedSettings(settings);
+    if (refusal !== null) return this.#host.refuseConnection(refusal[0], refusal[1]);
+    link.version = settings.version;
+    this.#backpressure.useWindows(Number(settings.window) || 0);
+    if (typeof settings.codec === "string") this.codec = settings.codec;
+    this.#sender.useTransforms((settings.compression as CompressionFormat | null | undefined) ?? null, settings.checksum === "crc32");
+    this.peerMetadata = Object.freeze(stringRecord(settings.metadata));
+    this.#startHeartbeat(agreedInterval(this.#heartbeat, Number(settings.heartbeat) || 0));
+    const authenticate = this.#authenticate;
+    if (authenticate === undefined) return;
+    Promise.resolve()
+      .then(() => authenticate(this.peerMetadata, this.#host.connection))
+      .then(() => {
+        this.#authPending = false;
+        this.#maybeRelease();
+      }, (error) => {
+        const code = error instanceof RpcError ? error.code : "unauthenticated";
+        const message = error instanceof RpcError ? error.message : "authentication failed";
+        this.#host.refuseConnection(code, message);
+      });
+  }
+
+  /** Server: a codec, compression format or checksum it does not offer refuses the connection. */
+  #refusedSettings(settings: SettingsMessage): [ErrorCode, string] | null {
+    if (settings.codec !== undefined && !this.#codecsAccepted.includes(String(settings.codec))) {
+      return ["unimplemented", `unknown codec "${settings.codec}" (this server reads: ${this.#codecsAccepted.join(", ")})`];
+    }
+    const compression = settings.compression;
+    if (compression !== undefined && compression !== null) {
+      if (this.#compressionOption === false || !COMPRESSION_FORMATS.includes(String(compression))) {
+        return ["unimplemented", `compression "${compression}" is not offered by this server`];
+      }
+    }
+    const checksum = settings.checksum;
+    if (checksum !== undefined && checksum !== null && (checksum !== "crc32" || this.#checksumOption === false)) {
+      return ["unimplemented", `checksum "${checksum}" is not offered by this server`];
+    }
+    return null;
+  }
+
+  #startHeartbeat(intervalMs: number): void {
+    if (this.#link.state !== CLOSED) this.#liveness.start(intervalMs);
+  }
+
+  /** WINDOW_UPDATE: the peer read this many bytes of one of our streams. */
+  #receiveWindowUpdate(id: RequestId, payload: Uint8Array): void {
+    if (payload.length !== 4) throw new TypeError(`WINDOW_UPDATE payload must be 4 bytes, got ${payload.length}`);
+    this.#host.grant(id, readUint32(payload, 0));
+  }
+
+  /** EXT: the block of a call the client sent before the handshake; the held call takes it. */
+  #receiveDeferredExtensions(id: RequestId, block: Uint8Array): void {
+    if (this.#awaitingExt?.delete(id) !== true) return;
+    const entry = this.held?.find((frame) => frame[0] === id);
+    if (entry !== undefined) {
+      const joined = new Uint8Array(block.length + entry[3].length);
+      joined.set(block);
+      joined.set(entry[3], block.length);
+      entry[1] |= WeftFlags.Extended;
+      entry[3] = joined;
+    }
+    this.#maybeRelease();
+  }
+
+  /** Lets the held frames go once nothing holds them: authentication and EXT frames. */
+  #maybeRelease(): void {
+    if (this.held === null || this.#authPending || (this.#awaitingExt?.size ?? 0) > 0) return;
+    const held = this.held;
+    this.held = null;
+    for (const [id, flags, cmd, payload] of held) this.#host.dispatch(id, flags, cmd, payload);
+  }
+
+  /** Client: the server refused this connection; everything here fails with its reason. */
+  #receiveError(message: ErrorMessage): void {
+    const code = (ErrorCodes as readonly string[]).includes(message.code) ? message.code as ErrorCode : "unknown";
+    const error = new RpcError(code, `the server refused the connection: ${String(message.message)}`);
+    this.#host.fail(error, error);
+  }
+
+  #receiveGoAway(message: GoAwayMessage): void {
+    const link = this.#link;
+    if (link.peerGoingAway !== null) return;
+    link.peerGoingAway = String(message.reason ?? "going away");
+    try {
+      this.#onGoAway?.(link.peerGoingAway, this.#host.connection);
+    } catch (error) {
+      link.report(error);
+    }
+  }
+}

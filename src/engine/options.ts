@@ -1,0 +1,96 @@
+/**
+ * What a connection can be told when it is made (ConnectionOptions), and when it is closed.
+ * Both ends take the same options; a few only mean something on one side (marked).
+ */
+import type { CompressionFormat } from "../wire/compression.ts";
+import type { Connection } from "./connection.ts";
+import type { Mux } from "./mux.ts";
+
+/** Which end of the connection this is: it decides id parity and flags of outgoing requests. */
+export type Role = "client" | "server";
+
+export interface ConnectionOptions {
+  /** Handlers for requests and pushes from the peer. Default: a new, empty mux. */
+  mux?: Mux;
+  /** Largest length field accepted and sent (header bytes after it included). Default 10 MiB. */
+  maxFrameSize?: number;
+  /** Requests from the peer in flight at once; more are refused with `resource_exhausted`. */
+  maxConcurrentRequests?: number;
+  /**
+   * Per-stream receive window, in bytes (default 1 MiB). With a weft peer, each stream is
+   * flow-controlled: its sender waits once this much is unread, and nothing else on the
+   * connection does. With a plain qrpc peer (no flow control), a stream holding this much
+   * unread makes the connection stop reading until it drains: qrpc's model.
+   */
+  streamHighWaterMark?: number;
+  /** Largest extension block (per-call metadata) accepted from the peer. Default 8 KiB. */
+  maxMetadataSize?: number;
+  /**
+   * The payload codec (a name from src/codec/: "raw", "json", "msgpack"; default "raw").
+   * A client announces it in SETTINGS; a server refuses a client whose codec is not in
+   * its `codecs`.
+   */
+  codec?: string;
+  /** Server: the codecs it accepts (default raw, json, msgpack). */
+  codecs?: string[];
+  /**
+   * Client: compress payloads with this format once the server agrees (default: none).
+   * Both ends then compress payloads of at least `compressionThreshold` bytes, and keep a
+   * payload as it is when compressing would not shrink it. Server: false refuses; by
+   * default it accepts gzip, deflate and deflate-raw.
+   */
+  compression?: CompressionFormat | false;
+  /**
+   * Payloads smaller than this are never compressed. Default 1 KiB, where Bun and Deno
+   * spend about half of a compression round trip on fixed cost (bench/compression.ts).
+   * Node's CompressionStream costs 0.1-0.6 ms per payload whatever its size: use 16 KiB there.
+   */
+  compressionThreshold?: number;
+  /**
+   * Client: true asks for a CRC-32 on every call frame, both ways; a mismatch fails that
+   * call with `data_loss`. Server: false refuses; by default it accepts.
+   */
+  checksum?: boolean;
+  /** Default for `CallOptions.nonBlocking`. */
+  nonBlocking?: boolean;
+  /**
+   * Connection-level failures (bad frames, transport errors), handler errors, and typed
+   * events that arrived malformed (dropped) land here.
+   */
+  onError?: (error: unknown, connection: Connection) => void;
+  /** Numbers pushed frames; a server shares one counter across its connections. */
+  nextPushId?: () => number;
+  /**
+   * Speak weft's extensions with a peer that shows it speaks weft (default true). With
+   * false, the connection is pure qrpc: it neither announces itself nor answers a hello.
+   */
+  weft?: boolean;
+  /**
+   * Milliseconds between heartbeats once both ends speak weft (default 10000; 0: none).
+   * The two ends use the smaller. A peer silent for 3 intervals is declared dead: the
+   * connection closes and its calls fail with `unavailable`, within 4 intervals of its
+   * last frame.
+   */
+  heartbeatInterval?: number;
+  /** The peer announced it is going away: new calls here will be refused; move them elsewhere. */
+  onGoAway?: (reason: string, connection: Connection) => void;
+  /** Client: connection metadata (an auth token...) sent in the handshake to a weft server. */
+  metadata?: Record<string, string>;
+  /**
+   * Server: accepts or refuses a connection by the client's metadata; throw (an RpcError,
+   * say `unauthenticated`) to refuse. Until it accepts, no request of that connection runs;
+   * a client that never shows weft cannot present metadata and is refused.
+   */
+  authenticate?: (metadata: Record<string, string>, connection: Connection) => void | Promise<void>;
+  /**
+   * Send an unexpected handler error's message (and stack, in details) to a weft caller.
+   * Default false: the caller gets `internal` and "internal error"; the error goes to onError.
+   * An RpcError a handler throws always travels with its code, message and details.
+   */
+  exposeErrors?: boolean;
+}
+
+export interface CloseOptions {
+  /** Milliseconds to let in-flight calls finish before the rest are failed. Default 5000. */
+  timeout?: number;
+}

@@ -1,0 +1,401 @@
+/**
+ * The serving side of a connection: requests from the peer, their handlers and replies.
+ *
+ * A request is looked up in the mux by cmd and runs at once when it is concurrent (qrpc's
+ * NonBlock, and every stream) or when nothing is ahead of it; blocking requests otherwise
+ * wait in a queue and run one at a time, in arrival order. The read loop never waits for a
+ * handler, so a blocking handler that calls back into its peer gets its answer (qrpc
+ * deadlocks there). A handler's result becomes one reply frame or a reply stream; a throw
+ * becomes a reset with the error's code.
+ */
+import { type ErrorCode, errorForReset, RpcError } from "../common/errors.ts";
+import { isAsyncIterable, isReadableStream, toAsyncIterator } from "../common/streams.ts";
+import { startTimer } from "../common/timers.ts";
+import type { Extensions } from "../wire/extensions.ts";
+import { Flags, STREAM_BITS } from "../wire/flags.ts";
+import { MAX_CMD, type RequestId } from "../wire/frame.ts";
+import type { Backpressure } from "./backpressure.ts";
+import type { Connection } from "./connection.ts";
+import { IncomingRequest } from "./incoming_request.ts";
+import { CLOSED, type Link, OPEN } from "./link.ts";
+import type { MessageStream } from "./message_stream.ts";
+import type { Handler, HandlerResult, Mux } from "./mux.ts";
+import type { Sender } from "./sender.ts";
+
+const EMPTY = new Uint8Array(0);
+
+/** A reply stream that has produced this long without a pause gives the event loop a turn. */
+const FAIRNESS_MS = 5;
+
+/** How many recently reset stream ids to remember, so their late frames are dropped. */
+const RESET_MEMORY = 1024;
+
+export interface ServingOptions {
+  /** Requests from the peer in flight at once; more are refused with `resource_exhausted`. */
+  maxConcurrent: number;
+  /** Send an unexpected handler error's message and stack to a weft caller. */
+  exposeErrors: boolean;
+  /** A request finished: the connection may be drained (close() waits for that). */
+  onSettled: () => void;
+}
+
+export class Serving {
+  readonly #link: Link;
+  readonly #sender: Sender;
+  readonly #backpressure: Backpressure;
+  readonly #mux: Mux;
+  readonly #connection: Connection;
+  readonly #options: ServingOptions;
+  /** Requests that may still get frames, resets or a close: see #track. */
+  readonly #incoming = new Map<RequestId, IncomingRequest>();
+  readonly #recentlyReset = new Set<RequestId>();
+  #blockingQueue: IncomingRequest[] = [];
+  #blockingHead = 0;
+  #blockingBusy = false;
+  #pumping = false;
+
+  constructor(link: Link, sender: Sender, backpressure: Backpressure, mux: Mux, connection: Connection, options: ServingOptions) {
+    this.#link = link;
+    this.#sender = sender;
+    this.#backpressure = backpressure;
+    this.#mux = mux;
+    this.#connection = connection;
+    this.#options = options;
+  }
+
+  /** Requests being handled. */
+  get size(): number {
+    return this.#incoming.size;
+  }
+
+  /** A frame of an exchange the peer started: a new request, or more of a request stream. */
+  receive(id: RequestId, flags: number, cmd: number, payload: Uint8Array, ext: Extensions | undefined): void {
+    const request = this.#incoming.get(id);
+    if (request !== undefined) return this.#continueRequest(request, flags, payload);
+    if (this.#recentlyReset.has(id)) {
+      if ((flags & Flags.StreamEnd) !== 0) this.#recentlyReset.delete(id);
+      return;
+    }
+    this.#newRequest(id, flags, cmd, payload, ext);
+  }
+
+  /** The peer reset a request it sent us: abort its handler; nothing more goes back. */
+  peerReset(id: RequestId, reason: number): void {
+    const request = this.#incoming.get(id);
+    if (request === undefined) return;
+    request.abort(errorForReset(reason, `request to cmd ${request.cmd}`));
+    this.#untrack(request);
+    this.#options.onSettled();
+  }
+
+  /** A frame of request `id` could not be read: that request fails, and the caller hears why. */
+  fail(id: RequestId, flags: number, error: RpcError): void {
+    const request = this.#incoming.get(id);
+    if (request !== undefined) {
+      const streamOpen = request.isStream && !request.stream.senderDone;
+      request.abort(error);
+      this.#untrack(request);
+      this.refuse(id, error.code, streamOpen, error.message);
+      return this.#options.onSettled();
+    }
+    const open = (flags & Flags.Stream) !== 0 && (flags & Flags.StreamEnd) === 0;
+    this.refuse(id, error.code, open, error.message);
+  }
+
+  /** WINDOW_UPDATE for a reply stream of ours. */
+  grant(id: RequestId, bytes: number): void {
+    this.#incoming.get(id)?.sendCredit?.grant(bytes);
+  }
+
+  /** Refuses exchange `id` with a reset; late frames of an open stream are dropped. */
+  refuse(id: RequestId, code: ErrorCode, streamOpen: boolean, message?: string): void {
+    this.#sender.reset(id, code, message);
+    if (streamOpen) this.#rememberReset(id);
+  }
+
+  /** The connection closed: every handler's signal aborts with `error`. */
+  abortAll(error: RpcError): void {
+    const requests = [...this.#incoming.values()];
+    this.#incoming.clear();
+    this.#blockingQueue = [];
+    this.#blockingHead = 0;
+    for (const request of requests) request.abort(error);
+  }
+
+  #newRequest(id: RequestId, flags: number, cmd: number, payload: Uint8Array, ext: Extensions | undefined): void {
+    const isStream = (flags & STREAM_BITS) !== 0;
+    const ended = (flags & Flags.StreamEnd) !== 0;
+    const open = isStream && !ended;
+    if (this.#link.state !== OPEN) return this.refuse(id, "unavailable", open, "the peer is closing");
+    const max = this.#options.maxConcurrent;
+    if (this.#incoming.size >= max) return this.refuse(id, "resource_exhausted", open, `more than ${max} requests in flight`);
+    const handler = this.#mux.lookup(cmd);
+    if (handler === undefined) return this.refuse(id, "unimplemented", open, `no such cmd: ${cmd}`);
+
+    let stream: MessageStream | null = null;
+    if (isStream) {
+      stream = this.#backpressure.newStream(id, ext?.flowControlled === true);
+      if (payload.length > 0 || !ended) stream.push(payload);
+      if (ended) stream.end();
+    }
+    const request = new IncomingRequest(this.#connection, id, flags, cmd, payload, stream);
+    if (ext !== undefined) this.#applyExtensions(request, ext);
+    if (request.isConcurrent) {
+      this.#run(request, handler);
+    } else if (!this.#blockingBusy && !this.#pumping && this.#blockingHead === this.#blockingQueue.length) {
+      // A blocking request with nothing ahead of it runs at once, like a concurrent one.
+      this.#blockingBusy = true;
+      this.#run(request, handler);
+    } else {
+      this.#track(request);
+      this.#blockingQueue.push(request);
+      this.#pumpBlocking();
+    }
+  }
+
+  /** The caller's metadata and deadline, for the handler. */
+  #applyExtensions(request: IncomingRequest, ext: Extensions): void {
+    if (ext.metadata !== undefined) request.metadata = Object.freeze(ext.metadata);
+    const timeout = ext.timeout;
+    if (timeout !== undefined) {
+      request.deadline = Date.now() + timeout;
+      request.deadlineTimer = startTimer(() => this.#deadlinePassed(request), timeout);
+    }
+  }
+
+  /**
+   * The caller's deadline passed: the handler's signal aborts and the caller gets
+   * `deadline_exceeded`, even if the caller's own reset is slow to arrive.
+   */
+  #deadlinePassed(request: IncomingRequest): void {
+    request.deadlineTimer = undefined;
+    if (request.finished || this.#link.state === CLOSED) return;
+    const error = new RpcError("deadline_exceeded", `request to cmd ${request.cmd} passed its deadline`);
+    this.#sender.reset(request.id, "deadline_exceeded", error.message);
+    if (request.isStream && !request.stream.senderDone) this.#rememberReset(request.id);
+    request.abort(error);
+    this.#untrack(request);
+    this.#options.onSettled();
+  }
+
+  #untrack(request: IncomingRequest): void {
+    if (request.deadlineTimer !== undefined) request.clearDeadline();
+    if (!request.tracked) return;
+    request.tracked = false;
+    this.#incoming.delete(request.id);
+  }
+
+  /**
+   * Enters a request in the in-flight table, where resets, stream frames and a closing
+   * connection can find it. A handler that answers synchronously finishes before any of
+   * those could arrive, so its request never needs the table: the common case stays cheap.
+   */
+  #track(request: IncomingRequest): void {
+    if (request.tracked) return;
+    request.tracked = true;
+    this.#incoming.set(request.id, request);
+  }
+
+  #continueRequest(request: IncomingRequest, flags: number, payload: Uint8Array): void {
+    if (!request.isStream) return; // a plain request's id cannot carry more frames
+    const stream = request.stream;
+    const end = (flags & Flags.StreamEnd) !== 0;
+    if (payload.length > 0 || !end) stream.push(payload);
+    if (end) stream.end();
+  }
+
+  // ---- running handlers -------------------------------------------------------------
+
+  #pumpBlocking(): void {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    const queue = this.#blockingQueue;
+    while (!this.#blockingBusy && this.#blockingHead < queue.length) {
+      const request = queue[this.#blockingHead];
+      queue[this.#blockingHead++] = undefined as unknown as IncomingRequest;
+      if (request.finished) continue; // cancelled while it waited
+      this.#blockingBusy = true;
+      this.#run(request, this.#mux.lookup(request.cmd)!);
+    }
+    if (this.#blockingHead === queue.length) {
+      this.#blockingQueue = [];
+      this.#blockingHead = 0;
+    }
+    this.#pumping = false;
+  }
+
+  #run(request: IncomingRequest, handler: Handler): void {
+    let result: HandlerResult | Promise<HandlerResult>;
+    try {
+      result = handler(request);
+    } catch (error) {
+      return this.#handlerFailed(request, error);
+    }
+    if (result instanceof Promise) {
+      this.#track(request);
+      result.then((value) => this.#reply(request, value), (error) => this.#handlerFailed(request, error));
+    } else {
+      this.#reply(request, result);
+    }
+  }
+
+  #reply(request: IncomingRequest, result: HandlerResult): void {
+    if (request.finished) return this.#settle(request);
+    if (result === undefined || result === null) return this.#replyOnce(request, request.cmd, EMPTY);
+    if (result instanceof Uint8Array) return this.#replyOnce(request, request.cmd, result);
+    if (isAsyncIterable(result) || isReadableStream(result)) {
+      this.#replyStream(request, request.cmd, result as AsyncIterable<Uint8Array>);
+      return;
+    }
+    const reply = result as { cmd?: number; payload?: Uint8Array; stream?: AsyncIterable<Uint8Array> };
+    const cmd = reply.cmd ?? request.cmd;
+    if (reply.stream !== undefined) {
+      this.#replyStream(request, cmd, reply.stream);
+      return;
+    }
+    if (reply.payload instanceof Uint8Array && Number.isInteger(cmd) && cmd >= 0 && cmd <= MAX_CMD) {
+      return this.#replyOnce(request, cmd, reply.payload);
+    }
+    this.#handlerFailed(
+      request,
+      new TypeError(
+        `handler for cmd ${request.cmd} returned an unusable reply: expected Uint8Array, ` +
+          `{ cmd?, payload: Uint8Array }, { cmd?, stream }, an async iterable or a ReadableStream`,
+      ),
+    );
+  }
+
+  #replyOnce(request: IncomingRequest, cmd: number, payload: Uint8Array): void {
+    const tooBig = this.#oversizeReply(payload);
+    if (tooBig !== null) return this.#handlerFailed(request, tooBig);
+    if (this.#link.extended) {
+      const metadata = request.takeReplyMetadata();
+      const trailers = request.takeTrailers();
+      if (metadata !== undefined || trailers !== undefined) {
+        this.#sender.send(request.id, 0, cmd, payload, { metadata, trailers });
+        return this.#settle(request);
+      }
+    }
+    this.#sender.send(request.id, 0, cmd, payload, undefined);
+    this.#settle(request);
+  }
+
+  /** A reply the peer's limit (assumed equal to ours) would refuse: the handler's fault. */
+  #oversizeReply(payload: Uint8Array): RpcError | null {
+    const max = this.#link.maxFrameSize;
+    if (payload.length + 12 <= max) return null;
+    return new RpcError("resource_exhausted", `reply of ${payload.length} bytes exceeds the frame limit of ${max} bytes`);
+  }
+
+  async #replyStream(
+    request: IncomingRequest,
+    cmd: number,
+    source: AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>,
+  ): Promise<void> {
+    this.#track(request);
+    const iterator = toAsyncIterator(source);
+    const credit = this.#backpressure.newSendCredit();
+    request.sendCredit = credit;
+    const writer = this.#link.writer;
+    let opened = false;
+    let sent = 0;
+    let since = performance.now();
+    try {
+      for (;;) {
+        // A producer that never waits, read by a fast peer, would otherwise keep this
+        // process in microtasks: resets and other connections would go unread.
+        if ((++sent & 255) === 0 && performance.now() - since > FAIRNESS_MS) {
+          await new Promise((resolve) => setTimeout(resolve, 0));
+          since = performance.now();
+        }
+        const step = await iterator.next();
+        if (request.finished) {
+          iterator.return?.().catch(() => {});
+          return this.#settle(request);
+        }
+        if (step.done) break;
+        const chunk = step.value;
+        if (!(chunk instanceof Uint8Array)) {
+          throw new TypeError(`reply stream of cmd ${request.cmd} yielded a ${typeof chunk}, not a Uint8Array`);
+        }
+        const tooBig = this.#oversizeReply(chunk);
+        if (tooBig !== null) throw tooBig;
+        if (credit !== null) {
+          if (!credit.available) {
+            await credit.wait(); // the caller reads slowly: only this stream waits
+            if (request.finished) {
+              iterator.return?.().catch(() => {});
+              return this.#settle(request);
+            }
+          }
+          credit.consume(chunk.length);
+        }
+        if (opened) {
+          this.#sender.send(request.id, Flags.Stream, cmd, chunk, undefined);
+        } else {
+          opened = true;
+          const ext = { flowControlled: credit !== null, metadata: request.takeReplyMetadata() };
+          this.#sender.send(request.id, Flags.Stream, cmd, chunk, ext);
+        }
+        if (writer.backpressured) await writer.ready;
+      }
+      if (!request.finished) {
+        const trailers = request.takeTrailers();
+        const ext = opened ? { trailers } : { flowControlled: credit !== null, metadata: request.takeReplyMetadata(), trailers };
+        this.#sender.send(request.id, STREAM_BITS, cmd, EMPTY, ext);
+      }
+      this.#settle(request);
+    } catch (error) {
+      iterator.return?.().catch(() => {});
+      this.#handlerFailed(request, error);
+    }
+  }
+
+  #handlerFailed(request: IncomingRequest, error: unknown): void {
+    if (!request.finished) {
+      const known = error instanceof RpcError && error.code !== "unspecified";
+      // One reset ends both halves: the caller stops sending too, and its late frames are dropped.
+      if (known) this.#sender.reset(request.id, error.code, error.message, error.details);
+      else if (this.#options.exposeErrors) {
+        this.#sender.reset(request.id, "internal", String((error as Error)?.message ?? error), { stack: (error as Error)?.stack });
+      } else this.#sender.reset(request.id, "internal", "internal error");
+      request.finished = true;
+      if (request.isStream && !request.stream.senderDone) {
+        this.#rememberReset(request.id);
+        request.stream.cancel();
+      }
+      this.#link.report(error);
+    }
+    this.#settle(request);
+  }
+
+  /** The handler's side is done: free its slot, and the blocking queue if it held it. */
+  #settle(request: IncomingRequest): void {
+    if (!request.finished) {
+      request.finished = true;
+      // The caller is still streaming to a handler that has finished: tell it to stop.
+      // (Only now, after the reply: a reset sent earlier would fail the caller's call.)
+      if (request.isStream && !request.stream.senderDone) this.#stopReading(request);
+    }
+    this.#untrack(request);
+    if (!request.isConcurrent) {
+      this.#blockingBusy = false;
+      this.#pumpBlocking();
+    }
+    this.#options.onSettled();
+  }
+
+  /** Stops the caller's half of a request stream with a reset; its late frames are dropped. */
+  #stopReading(request: IncomingRequest): void {
+    this.#sender.reset(request.id, "cancelled");
+    this.#rememberReset(request.id);
+    request.stream.cancel();
+  }
+
+  #rememberReset(id: RequestId): void {
+    if (this.#recentlyReset.size >= RESET_MEMORY) {
+      this.#recentlyReset.delete(this.#recentlyReset.values().next().value!);
+    }
+    this.#recentlyReset.add(id);
+  }
+}
