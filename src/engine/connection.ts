@@ -6,26 +6,26 @@
  * This file reads frames and sends each where it belongs; the parts it composes do the
  * rest, each with one concern:
  *
+ *   dispatcher.ts    every frame in, to where it goes   sender.ts       every frame out
  *   calling.ts       the calls this end starts          serving.ts      the peer's requests
- *   sender.ts        every frame out (blocks, resets)   handshake.ts    weft's handshake, admission
- *   backpressure.ts  windows and the read gate          liveness.ts     heartbeats
- *   inflater.ts      compressed frames in               link.ts         what they all share
- *   hooks.ts         where calls and connections start and end, for instrumentation
+ *   handshake.ts     weft's handshake, admission        backpressure.ts windows, the read gate
+ *   liveness.ts      heartbeats                         inflater.ts     compressed frames in
+ *   link.ts          what they all share
  */
 import { type ErrorCode, ProtocolError, RpcError } from "../common/errors.ts";
 import { startTimer, stopTimer, type Timer } from "../common/timers.ts";
 import type { CompressionFormat } from "../wire/compression.ts";
-import { encodeControl, type ErrorMessage, type GoAwayMessage, Op, WeftFlags } from "../wire/control.ts";
-import { crc32 } from "../wire/crc32.ts";
-import { DEFAULT_MAX_METADATA_SIZE, decodeExtensions, ExtensionError, type Extensions } from "../wire/extensions.ts";
+import { encodeControl, type ErrorMessage, type GoAwayMessage, Op } from "../wire/control.ts";
+import { DEFAULT_MAX_METADATA_SIZE } from "../wire/extensions.ts";
 import { Flags } from "../wire/flags.ts";
-import { DEFAULT_MAX_FRAME_SIZE, isOddId, type RequestId } from "../wire/frame.ts";
+import { DEFAULT_MAX_FRAME_SIZE, type RequestId } from "../wire/frame.ts";
 import { FrameDecoder } from "../wire/frame_decoder.ts";
 import { FrameWriter } from "../wire/frame_writer.ts";
 import { Backpressure } from "./backpressure.ts";
 import type { Call, CallOptions, PendingCall } from "./call.ts";
 import { Calling } from "./calling.ts";
-import { Handshake, WEFT_BITS } from "./handshake.ts";
+import { Dispatcher, SPECIAL_BITS } from "./dispatcher.ts";
+import { Handshake } from "./handshake.ts";
 import { Inflater } from "./inflater.ts";
 import { CLOSED, CLOSING, Link, OPEN } from "./link.ts";
 import { Liveness } from "./liveness.ts";
@@ -39,8 +39,6 @@ import type { Transport } from "./transport.ts";
 export type { CloseOptions, ConnectionOptions, Role } from "./options.ts";
 
 const EMPTY = new Uint8Array(0);
-/** Frames that leave the hot path: resets, codec, push, and weft's two bits. */
-const SPECIAL_BITS = Flags.StreamRst | Flags.Codec | Flags.Push | WeftFlags.Hello | WeftFlags.Control;
 
 /**
  * Frames decoded from one chunk before the read loop lets handlers and callers run (and
@@ -69,9 +67,7 @@ export class Connection {
   readonly #serving: Serving;
   readonly #handshake: Handshake;
   readonly #inflater: Inflater;
-  /** Clients number their requests odd, servers even: a frame's id parity says whose call it is. */
-  readonly #oddIdsAreOurs: boolean;
-  readonly #maxMetadataSize: number;
+  readonly #dispatcher: Dispatcher;
   readonly #onError: ConnectionOptions["onError"];
   #reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
   #resolveClosed!: (error: Error | undefined) => void;
@@ -83,16 +79,12 @@ export class Connection {
       this.#drained = null;
     }
   };
-  readonly #onFrame = (id: RequestId, flags: number, cmd: number, payload: Uint8Array) =>
-    this.#dispatch(id, flags, cmd, payload);
 
   constructor(transport: Transport, role: Role, options: ConnectionOptions = {}) {
     this.role = role;
     this.mux = options.mux ?? new Mux();
     this.maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
     this.#transport = transport;
-    this.#oddIdsAreOurs = role === "client";
-    this.#maxMetadataSize = options.maxMetadataSize ?? DEFAULT_MAX_METADATA_SIZE;
     this.#onError = options.onError;
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
     this.#decoder = new FrameDecoder(this.maxFrameSize);
@@ -102,7 +94,7 @@ export class Connection {
     const sender = new Sender(link, options.compressionThreshold ?? 1024);
     this.#sender = sender;
     const backpressure = new Backpressure(link, sender, options.streamHighWaterMark ?? 1024 * 1024, (id, error) =>
-      this.#failExchange(id, Flags.Stream, error));
+      this.#dispatcher.failExchange(id, Flags.Stream, error));
     this.#backpressure = backpressure;
     this.#liveness = new Liveness(sender, (error) => this.destroy(error));
     const metadata = options.metadata ?? {};
@@ -120,9 +112,9 @@ export class Connection {
     });
     this.#handshake = new Handshake(link, { sender, backpressure, liveness: this.#liveness, calling: this.#calling }, {
       connection: this,
-      dispatch: (id, flags, cmd, payload) => this.#dispatch(id, flags, cmd, payload),
+      dispatch: (id, flags, cmd, payload) => this.#dispatcher.dispatch(id, flags, cmd, payload),
       refuse: (id, code) => this.#serving.refuse(id, code, false),
-      grant: (id, bytes) => isOddId(id) === this.#oddIdsAreOurs ? this.#calling.grant(id, bytes) : this.#serving.grant(id, bytes),
+      grant: (id, bytes) => this.#dispatcher.ours(id) ? this.#calling.grant(id, bytes) : this.#serving.grant(id, bytes),
       fail: (error, cause) => {
         this.#report(cause);
         link.writer.abort(cause);
@@ -131,16 +123,18 @@ export class Connection {
       refuseConnection: (code, message) => this.#refuseConnection(code, message),
     }, options);
     this.#inflater = new Inflater({
-      dispatch: (id, flags, cmd, payload) => this.#dispatch(id, flags, cmd, payload),
+      dispatch: (id, flags, cmd, payload) => this.#dispatcher.dispatch(id, flags, cmd, payload),
       inflated: (id, flags, cmd, payload, ext) => {
-        if ((flags & SPECIAL_BITS) !== 0) this.#dispatchSpecial(id, flags, cmd, payload);
-        else this.#route(id, flags, cmd, payload, ext);
+        if ((flags & SPECIAL_BITS) !== 0) this.#dispatcher.special(id, flags, cmd, payload);
+        else this.#dispatcher.route(id, flags, cmd, payload, ext);
       },
-      failed: (id, flags, error) => this.#failExchange(id, flags, error),
+      failed: (id, flags, error) => this.#dispatcher.failExchange(id, flags, error),
       get closed() {
         return link.state === CLOSED;
       },
     });
+    const parts = { sender, calling: this.#calling, serving: this.#serving, handshake: this.#handshake, inflater: this.#inflater };
+    this.#dispatcher = new Dispatcher(link, parts, this.mux, this, options.maxMetadataSize ?? DEFAULT_MAX_METADATA_SIZE);
     this.#readLoop();
   }
 
@@ -280,6 +274,7 @@ export class Connection {
     const liveness = this.#liveness;
     const inflater = this.#inflater;
     const backpressure = this.#backpressure;
+    const onFrame = this.#dispatcher.dispatch;
     try {
       for (;;) {
         const { value, done } = await reader.read();
@@ -288,7 +283,7 @@ export class Connection {
         writer.newTurn();
         let rest = value;
         for (;;) {
-          const used = this.#decoder.decode(rest, this.#onFrame, SLICE_FRAMES);
+          const used = this.#decoder.decode(rest, onFrame, SLICE_FRAMES);
           if (inflater.idle !== null) await inflater.idle; // keeps what waits behind it to one chunk
           if (used === rest.length) break;
           rest = rest.subarray(used);
@@ -314,111 +309,6 @@ export class Connection {
     if (this.#link.state === CLOSED) return;
     this.#link.writer.abort(error);
     this.#shutDown(error, undefined);
-  }
-
-  #dispatch(id: RequestId, flags: number, cmd: number, payload: Uint8Array): void {
-    if (this.#link.state === CLOSED) return;
-    if (this.#inflater.busy) return this.#inflater.wait(id, flags, cmd, payload);
-    if (this.#handshake.held !== null && (flags & WEFT_BITS) !== WeftFlags.Control) {
-      return this.#handshake.hold(id, flags, cmd, payload);
-    }
-    if ((flags & SPECIAL_BITS) !== 0) return this.#dispatchSpecial(id, flags, cmd, payload);
-    this.#route(id, flags, cmd, payload, undefined);
-  }
-
-  /** Hands a call's frame to its call (a reply) or to the serving side (from the peer). */
-  #route(id: RequestId, flags: number, cmd: number, payload: Uint8Array, ext: Extensions | undefined): void {
-    if (isOddId(id) === this.#oddIdsAreOurs) {
-      // A reply before any HELLO: the server speaks plain qrpc (a weft server greets first).
-      if (this.#link.helloBit !== 0) this.#handshake.peerIsPlain();
-      return this.#calling.receive(id, flags, cmd, payload, ext);
-    }
-    this.#serving.receive(id, flags, cmd, payload, ext);
-  }
-
-  /** Resets, frames under a codec, pushes, weft's bits: off the hot path. */
-  #dispatchSpecial(id: RequestId, flags: number, cmd: number, payload: Uint8Array): void {
-    const weftBits = flags & WEFT_BITS;
-    if (weftBits !== 0) {
-      const link = this.#link;
-      // A pure qrpc end ignores both bits, as qrpc does.
-      if (!link.weft) return this.#dispatch(id, flags & ~WEFT_BITS, cmd, payload);
-      if (weftBits === WeftFlags.Control) return this.#handshake.receiveControl(id, cmd, payload);
-      if (link.role === "server" && link.version === 0) {
-        // The client's hello; with Control too, a call whose block follows in EXT.
-        this.#handshake.greet();
-        if (weftBits === WEFT_BITS) return this.#handshake.holdForBlock(id, flags, cmd, payload);
-        return this.#dispatch(id, flags & ~WEFT_BITS, cmd, payload);
-      }
-      return this.#receiveExtended(id, flags & ~WEFT_BITS, cmd, payload);
-    }
-    if ((flags & Flags.StreamRst) !== 0 && (flags & Flags.Push) === 0) {
-      return isOddId(id) === this.#oddIdsAreOurs ? this.#calling.reset(id, cmd, payload) : this.#serving.peerReset(id, cmd);
-    }
-    if ((flags & Flags.Codec) !== 0) {
-      const format = this.#sender.compression;
-      if (format !== null) return this.#inflater.inflate(id, flags & ~Flags.Codec, cmd, payload, undefined, format, this.maxFrameSize - 12);
-      return this.#unknownCodec(id, flags, cmd);
-    }
-    this.#receivePush(flags, cmd, payload);
-  }
-
-  /** A call's frame with an extension block (0x40 once the handshake is done). */
-  #receiveExtended(id: RequestId, flags: number, cmd: number, payload: Uint8Array): void {
-    let ext: Extensions;
-    let body: Uint8Array;
-    try {
-      ({ ext, body } = decodeExtensions(payload, this.#maxMetadataSize));
-    } catch (error) {
-      return this.#unreadableExtensions(id, flags, cmd, error as ExtensionError);
-    }
-    if (ext.checksum !== undefined) {
-      const actual = crc32(body);
-      if (actual !== ext.checksum) {
-        const message = `cmd ${cmd}: checksum mismatch (CRC-32 ${hex32(actual)}, the sender said ${hex32(ext.checksum)})`;
-        return this.#failExchange(id, flags, new RpcError("data_loss", message));
-      }
-    }
-    const format = this.#sender.compression;
-    if ((flags & Flags.Codec) !== 0 && format !== null) {
-      return this.#inflater.inflate(id, flags & ~Flags.Codec, cmd, body, ext, format, this.maxFrameSize - 12);
-    }
-    if ((flags & SPECIAL_BITS) !== 0) return this.#dispatchSpecial(id, flags, cmd, body);
-    this.#route(id, flags, cmd, body, ext);
-  }
-
-  /** A block over the limit or malformed fails its exchange, and nothing else. */
-  #unreadableExtensions(id: RequestId, flags: number, cmd: number, problem: ExtensionError): void {
-    const code: ErrorCode = problem.tooLarge ? "resource_exhausted" : "internal";
-    const what = problem.tooLarge ? "" : "malformed extension block: ";
-    this.#failExchange(id, flags, new RpcError(code, `cmd ${cmd}: ${what}${problem.message}`));
-  }
-
-  /**
-   * A payload under a codec this connection never agreed to cannot be read. qrpc closes
-   * the connection here; weft fails only the exchange the frame belongs to.
-   */
-  #unknownCodec(id: RequestId, flags: number, cmd: number): void {
-    const message = `frame for cmd ${cmd} has the Codec flag (0x20), but no codec was negotiated on this connection`;
-    this.#failExchange(id, flags, new RpcError("unimplemented", message));
-  }
-
-  /** A frame this end cannot read fails the exchange it belongs to, and nothing else. */
-  #failExchange(id: RequestId, flags: number, error: RpcError): void {
-    this.#report(error);
-    if ((flags & Flags.Push) !== 0) return;
-    if (isOddId(id) === this.#oddIdsAreOurs) return this.#calling.fail(id, error);
-    this.#serving.fail(id, flags, error);
-  }
-
-  #receivePush(flags: number, cmd: number, payload: Uint8Array): void {
-    const handler = this.mux.pushHandler;
-    if (handler === null) return;
-    try {
-      handler({ cmd, flags, payload, connection: this });
-    } catch (error) {
-      this.#report(error);
-    }
   }
 
   // ---- closing ---------------------------------------------------------------------
@@ -464,6 +354,3 @@ export class Connection {
   }
 }
 
-function hex32(value: number): string {
-  return value.toString(16).padStart(8, "0");
-}
