@@ -67,6 +67,8 @@ export class PendingCall implements AsyncIterable<Uint8Array> {
   /** The reply half is complete (or failed): nothing more will arrive. */
   protected replyDone = false;
   #cleanup: (() => void) | null = null;
+  /** Told once when the reply is complete or the call failed (the engine's bookkeeping, for Hooks). */
+  onEnd: ((error: unknown) => void) | undefined = undefined;
 
   constructor(host: CallHost, id: RequestId, cmd: number, options: CallOptions | undefined) {
     this.host = host;
@@ -157,6 +159,7 @@ export class PendingCall implements AsyncIterable<Uint8Array> {
   protected fail(error: unknown): void {
     if (this.replyDone) return;
     this.replyDone = true;
+    if (this.onEnd !== undefined) this.#ended(error);
     this.#unwatch();
     if (this.#replyStream !== null) this.#replyStream.fail(error);
     else this.#reject(error);
@@ -177,8 +180,15 @@ export class PendingCall implements AsyncIterable<Uint8Array> {
 
   #replyComplete(): void {
     this.replyDone = true;
+    if (this.onEnd !== undefined) this.#ended(undefined);
     this.#unwatch();
     this.maybeForget();
+  }
+
+  #ended(error: unknown): void {
+    const onEnd = this.onEnd!;
+    this.onEnd = undefined;
+    onEnd(error);
   }
 
   #watch(options: CallOptions): void {

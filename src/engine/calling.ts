@@ -17,6 +17,8 @@ import { MAX_CMD, type RequestId } from "../wire/frame.ts";
 import type { Backpressure } from "./backpressure.ts";
 import { Call, type CallHost, type CallOptions, PendingCall } from "./call.ts";
 import { CLOSED, CLOSING, type Link, OPEN } from "./link.ts";
+import type { Connection } from "./connection.ts";
+import { type EndHook, guarded, type Hooks } from "./hooks.ts";
 import type { Sender } from "./sender.ts";
 
 const EMPTY = new Uint8Array(0);
@@ -30,6 +32,10 @@ export interface CallingOptions {
   nextPushId: () => number;
   /** A call finished: the connection may be drained (close() waits for that). */
   onSettled: () => void;
+  /** Instrumentation: told when each call starts and ends. */
+  hooks: Hooks | undefined;
+  /** The connection, as hooks receive it. */
+  connection: Connection;
 }
 
 export class Calling {
@@ -61,7 +67,9 @@ export class Calling {
   /** A request with one payload; see Connection.open. */
   open(cmd: number, payload: Uint8Array, options?: CallOptions): PendingCall {
     const id = this.#newCallId(cmd, options, payload);
+    const end = this.#options.hooks?.callStarted === undefined ? undefined : this.#started(cmd, options);
     const call = new PendingCall(this.#host, id, cmd, options);
+    if (end !== undefined) call.onEnd = end;
     this.#calls.set(id, call);
     const flags = this.#host.baseFlags | ((options?.nonBlocking ?? this.#options.nonBlocking) ? Flags.NonBlock : 0);
     const ext = options !== undefined && (options.metadata !== undefined || options.timeout !== undefined)
@@ -77,11 +85,19 @@ export class Calling {
   call(cmd: number, options?: CallOptions): Call {
     const id = this.#newCallId(cmd, options);
     if (options?.nonBlocking === undefined && this.#options.nonBlocking) options = { ...options, nonBlocking: true };
+    const end = this.#options.hooks?.callStarted === undefined ? undefined : this.#started(cmd, options);
     const call = new Call(this.#host, id, cmd, options);
+    if (end !== undefined) call.onEnd = end;
     this.#calls.set(id, call);
     // The reply promise may reject with nobody awaiting it (a caller that only sends).
     call.response.catch(() => {});
     return call;
+  }
+
+  /** Tells the hook a call starts, before anything exists of it (a hook that throws refuses the call). */
+  #started(cmd: number, options: CallOptions | undefined): EndHook | undefined {
+    const end = this.#options.hooks!.callStarted!(this.#options.connection, cmd, options);
+    return typeof end === "function" ? guarded(end, this.#link.report) : undefined;
   }
 
   /** A push: no reply, no state. */

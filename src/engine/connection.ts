@@ -10,7 +10,7 @@
  *   calling.ts       the calls this end starts          serving.ts      the peer's requests
  *   handshake.ts     weft's handshake, admission        backpressure.ts windows, the read gate
  *   liveness.ts      heartbeats                         inflater.ts     compressed frames in
- *   link.ts          what they all share
+ *   link.ts          what they all share                hooks.ts        the seam for instrumentation
  */
 import { type ErrorCode, ProtocolError, RpcError } from "../common/errors.ts";
 import { startTimer, stopTimer, type Timer } from "../common/timers.ts";
@@ -26,6 +26,7 @@ import type { Call, CallOptions, PendingCall } from "./call.ts";
 import { Calling } from "./calling.ts";
 import { Dispatcher, SPECIAL_BITS } from "./dispatcher.ts";
 import { Handshake } from "./handshake.ts";
+import type { Hooks } from "./hooks.ts";
 import { Inflater } from "./inflater.ts";
 import { CLOSED, CLOSING, Link, OPEN } from "./link.ts";
 import { Liveness } from "./liveness.ts";
@@ -69,6 +70,7 @@ export class Connection {
   readonly #inflater: Inflater;
   readonly #dispatcher: Dispatcher;
   readonly #onError: ConnectionOptions["onError"];
+  readonly #hooks: Hooks | undefined;
   #reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
   #resolveClosed!: (error: Error | undefined) => void;
   /** close() waits on this for in-flight calls to finish. */
@@ -104,11 +106,14 @@ export class Connection {
       deferFirstFlight: (options.codec ?? "raw") !== "raw" || Object.keys(metadata).length > 0,
       nextPushId: options.nextPushId ?? (() => (pushId += 2)),
       onSettled: this.#checkDrained,
+      hooks: options.hooks,
+      connection: this,
     });
     this.#serving = new Serving(link, sender, backpressure, this.mux, this, {
       maxConcurrent: options.maxConcurrentRequests ?? 100_000,
       exposeErrors: options.exposeErrors ?? false,
       onSettled: this.#checkDrained,
+      hooks: options.hooks,
     });
     this.#handshake = new Handshake(link, { sender, backpressure, liveness: this.#liveness, calling: this.#calling }, {
       connection: this,
@@ -135,6 +140,8 @@ export class Connection {
     });
     const parts = { sender, calling: this.#calling, serving: this.#serving, handshake: this.#handshake, inflater: this.#inflater };
     this.#dispatcher = new Dispatcher(link, parts, this.mux, this, options.maxMetadataSize ?? DEFAULT_MAX_METADATA_SIZE);
+    this.#hooks = options.hooks;
+    if (this.#hooks?.connectionOpened !== undefined) this.#hook(() => this.#hooks!.connectionOpened!(this));
     this.#readLoop();
   }
 
@@ -343,6 +350,16 @@ export class Connection {
     this.#reader?.cancel(error).catch(() => {});
     this.#drained?.();
     this.#resolveClosed(cause);
+    if (this.#hooks?.connectionClosed !== undefined) this.#hook(() => this.#hooks!.connectionClosed!(this, cause));
+  }
+
+  /** Runs a hook; what it throws goes to onError. */
+  #hook(run: () => void): void {
+    try {
+      run();
+    } catch (error) {
+      this.#report(error);
+    }
   }
 
   #report(error: unknown): void {

@@ -36,6 +36,8 @@ export class IncomingRequest {
   sendCredit: SendCredit | null = null;
   /** Aborts the handler when the deadline passes (the engine's bookkeeping). */
   deadlineTimer: Timer | undefined = undefined;
+  /** Told once when the request ends, with why if it failed (the engine's bookkeeping, for Hooks). */
+  onEnd: ((error: unknown) => void) | undefined = undefined;
   #replyMetadata: Metadata | null = null;
   #trailers: Metadata | null = null;
 
@@ -116,6 +118,14 @@ export class IncomingRequest {
     this.#stream?.fail(reason);
     this.sendCredit?.release();
     this.clearDeadline();
+    if (this.onEnd !== undefined) this.ended(reason);
+  }
+
+  /** The request is over (`error`: why it failed): tells whoever watches it, once. */
+  ended(error: unknown): void {
+    const onEnd = this.onEnd;
+    this.onEnd = undefined;
+    onEnd?.(error);
   }
 
   clearDeadline(): void {

@@ -4,6 +4,7 @@
  */
 import type { CompressionFormat } from "../wire/compression.ts";
 import type { Connection } from "./connection.ts";
+import type { Hooks } from "./hooks.ts";
 import type { Mux } from "./mux.ts";
 
 /** Which end of the connection this is: it decides id parity and flags of outgoing requests. */
@@ -88,6 +89,8 @@ export interface ConnectionOptions {
    * An RpcError a handler throws always travels with its code, message and details.
    */
   exposeErrors?: boolean;
+  /** Where calls and connections start and end, for instrumentation (see hooks.ts). */
+  hooks?: Hooks;
 }
 
 export interface CloseOptions {

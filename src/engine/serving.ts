@@ -19,6 +19,7 @@ import type { Connection } from "./connection.ts";
 import { IncomingRequest } from "./incoming_request.ts";
 import { CLOSED, type Link, OPEN } from "./link.ts";
 import type { MessageStream } from "./message_stream.ts";
+import { guarded, type Hooks } from "./hooks.ts";
 import type { Handler, HandlerResult, Mux } from "./mux.ts";
 import type { Sender } from "./sender.ts";
 
@@ -37,6 +38,8 @@ export interface ServingOptions {
   exposeErrors: boolean;
   /** A request finished: the connection may be drained (close() waits for that). */
   onSettled: () => void;
+  /** Instrumentation: told when each request starts and ends. */
+  hooks: Hooks | undefined;
 }
 
 export class Serving {
@@ -140,6 +143,7 @@ export class Serving {
     }
     const request = new IncomingRequest(this.#connection, id, flags, cmd, payload, stream);
     if (ext !== undefined) this.#applyExtensions(request, ext);
+    if (this.#options.hooks?.requestStarted !== undefined && !this.#watched(request, open)) return;
     if (request.isConcurrent) {
       this.#run(request, handler);
     } else if (!this.#blockingBusy && !this.#pumping && this.#blockingHead === this.#blockingQueue.length) {
@@ -151,6 +155,21 @@ export class Serving {
       this.#blockingQueue.push(request);
       this.#pumpBlocking();
     }
+  }
+
+  /** Tells the hook the request starts; false when the hook refused it (it threw). */
+  #watched(request: IncomingRequest, streamOpen: boolean): boolean {
+    let end;
+    try {
+      end = this.#options.hooks!.requestStarted!(request);
+    } catch (error) {
+      const refusal = error instanceof RpcError ? error : new RpcError("unavailable", "refused", { cause: error });
+      request.abort(refusal);
+      this.refuse(request.id, refusal.code, streamOpen, refusal.message);
+      return false;
+    }
+    if (typeof end === "function") request.onEnd = guarded(end, this.#link.report);
+    return true;
   }
 
   /** The caller's metadata and deadline, for the handler. */
@@ -360,6 +379,7 @@ export class Serving {
         this.#sender.reset(request.id, "internal", String((error as Error)?.message ?? error), { stack: (error as Error)?.stack });
       } else this.#sender.reset(request.id, "internal", "internal error");
       request.finished = true;
+      if (request.onEnd !== undefined) request.ended(error);
       if (request.isStream && !request.stream.senderDone) {
         this.#rememberReset(request.id);
         request.stream.cancel();
@@ -373,6 +393,7 @@ export class Serving {
   #settle(request: IncomingRequest): void {
     if (!request.finished) {
       request.finished = true;
+      if (request.onEnd !== undefined) request.ended(undefined);
       // The caller is still streaming to a handler that has finished: tell it to stop.
       // (Only now, after the reply: a reset sent earlier would fail the caller's call.)
       if (request.isStream && !request.stream.senderDone) this.#stopReading(request);
