@@ -43,6 +43,10 @@ export class Calling {
   readonly #sender: Sender;
   readonly #backpressure: Backpressure;
   readonly #options: CallingOptions;
+  // Read per call: kept here rather than behind #options.
+  readonly #nonBlocking: boolean;
+  readonly #onSettled: () => void;
+  readonly #callStarted: Hooks["callStarted"];
   readonly #calls = new Map<RequestId, PendingCall>();
   #nextId: number;
   /** Client: blocks of calls sent before the handshake, sent as EXT once the server greets. */
@@ -54,6 +58,9 @@ export class Calling {
     this.#sender = sender;
     this.#backpressure = backpressure;
     this.#options = options;
+    this.#nonBlocking = options.nonBlocking;
+    this.#onSettled = options.onSettled;
+    this.#callStarted = options.hooks?.callStarted?.bind(options.hooks);
     // qrpc numbers client requests 3, 5, 7... and server requests 2, 4, 6...
     this.#nextId = link.role === "client" ? 3 : 2;
     this.#host = this.#makeHost();
@@ -67,11 +74,11 @@ export class Calling {
   /** A request with one payload; see Connection.open. */
   open(cmd: number, payload: Uint8Array, options?: CallOptions): PendingCall {
     const id = this.#newCallId(cmd, options, payload);
-    const end = this.#options.hooks?.callStarted === undefined ? undefined : this.#started(cmd, options);
+    const end = this.#callStarted === undefined ? undefined : this.#started(cmd, options);
     const call = new PendingCall(this.#host, id, cmd, options);
     if (end !== undefined) call.onEnd = end;
     this.#calls.set(id, call);
-    const flags = this.#host.baseFlags | ((options?.nonBlocking ?? this.#options.nonBlocking) ? Flags.NonBlock : 0);
+    const flags = this.#host.baseFlags | ((options?.nonBlocking ?? this.#nonBlocking) ? Flags.NonBlock : 0);
     const ext = options !== undefined && (options.metadata !== undefined || options.timeout !== undefined)
       ? { metadata: options.metadata, timeout: options.timeout }
       : undefined;
@@ -84,8 +91,8 @@ export class Calling {
   /** A streaming call; see Connection.call. */
   call(cmd: number, options?: CallOptions): Call {
     const id = this.#newCallId(cmd, options);
-    if (options?.nonBlocking === undefined && this.#options.nonBlocking) options = { ...options, nonBlocking: true };
-    const end = this.#options.hooks?.callStarted === undefined ? undefined : this.#started(cmd, options);
+    if (options?.nonBlocking === undefined && this.#nonBlocking) options = { ...options, nonBlocking: true };
+    const end = this.#callStarted === undefined ? undefined : this.#started(cmd, options);
     const call = new Call(this.#host, id, cmd, options);
     if (end !== undefined) call.onEnd = end;
     this.#calls.set(id, call);
@@ -96,7 +103,7 @@ export class Calling {
 
   /** Tells the hook a call starts, before anything exists of it (a hook that throws refuses the call). */
   #started(cmd: number, options: CallOptions | undefined): EndHook | undefined {
-    const end = this.#options.hooks!.callStarted!(this.#options.connection, cmd, options);
+    const end = this.#callStarted!(this.#options.connection, cmd, options);
     return typeof end === "function" ? guarded(end, this.#link.report) : undefined;
   }
 
@@ -125,7 +132,7 @@ export class Calling {
     this.#sender.reset(id, error.code, error.message);
     this.#calls.delete(id);
     call.onClose(error);
-    this.#options.onSettled();
+    this.#onSettled();
   }
 
   /** WINDOW_UPDATE for a request stream of ours. */
@@ -226,7 +233,7 @@ export class Calling {
       },
       forget: (id) => {
         this.#calls.delete(id);
-        this.#options.onSettled();
+        this.#onSettled();
       },
       checkPayload: (payload) => this.#checkPayload(payload),
       newStream: (id, flowControlled) => this.#backpressure.newStream(id, flowControlled),

@@ -65,7 +65,7 @@ export class Dispatcher {
   /** The decoder's frame handler: every frame that arrives. */
   readonly dispatch = (id: RequestId, flags: number, cmd: number, payload: Uint8Array): void => {
     if (this.#link.state === CLOSED) return;
-    if (this.#inflater.busy) return this.#inflater.wait(id, flags, cmd, payload);
+    if (this.#inflater.waiting !== null) return this.#inflater.wait(id, flags, cmd, payload);
     if (this.#handshake.held !== null && (flags & WEFT_BITS) !== WeftFlags.Control) {
       return this.#handshake.hold(id, flags, cmd, payload);
     }
@@ -75,7 +75,7 @@ export class Dispatcher {
 
   /** Hands a call's frame to its call (a reply) or to the serving side (from the peer). */
   route(id: RequestId, flags: number, cmd: number, payload: Uint8Array, ext: Extensions | undefined): void {
-    if (this.ours(id)) {
+    if (isOddId(id) === this.#oddIdsAreOurs) {
       // A reply before any HELLO: the server speaks plain qrpc (a weft server greets first).
       if (this.#link.helloBit !== 0) this.#handshake.peerIsPlain();
       return this.#calling.receive(id, flags, cmd, payload, ext);

@@ -25,8 +25,8 @@ export interface InflaterHost {
 
 export class Inflater {
   readonly #host: InflaterHost;
-  /** Frames that arrived behind a payload being decompressed, in order; null when none. */
-  #waiting: RawFrame[] | null = null;
+  /** Frames that arrived behind a payload being decompressed, in order; null when none (read per frame). */
+  waiting: RawFrame[] | null = null;
   /** Settles once nothing is being decompressed: the read loop waits on it. */
   idle: Promise<void> | null = null;
   #settle: (() => void) | null = null;
@@ -35,13 +35,9 @@ export class Inflater {
     this.#host = host;
   }
 
-  /** True while a decompression is under way: new frames must `wait` behind it. */
-  get busy(): boolean {
-    return this.#waiting !== null;
-  }
-
+  /** A frame that arrived during a decompression: it waits its turn behind it. */
   wait(id: RequestId, flags: number, cmd: number, payload: Uint8Array): void {
-    this.#waiting!.push([id, flags, cmd, payload]);
+    this.waiting!.push([id, flags, cmd, payload]);
   }
 
   /** Decompresses `payload` (at most `maxBytes` out), then hands on the frame and what waited. */
@@ -54,7 +50,7 @@ export class Inflater {
     format: CompressionFormat,
     maxBytes: number,
   ): void {
-    this.#waiting = [];
+    this.waiting = [];
     this.idle ??= new Promise((resolve) => (this.#settle = resolve));
     decompress(payload, format, maxBytes)
       .then(
@@ -71,13 +67,13 @@ export class Inflater {
 
   /** Dispatches what waited behind a decompression, until another one starts. */
   #drain(): void {
-    const waiting = this.#waiting ?? [];
-    this.#waiting = null;
+    const waiting = this.waiting ?? [];
+    this.waiting = null;
     for (let i = 0; i < waiting.length; i++) {
       const [id, flags, cmd, payload] = waiting[i];
       this.#host.dispatch(id, flags, cmd, payload);
-      if (this.#waiting !== null) {
-        (this.#waiting as RawFrame[]).push(...waiting.slice(i + 1));
+      if (this.waiting !== null) {
+        (this.waiting as RawFrame[]).push(...waiting.slice(i + 1));
         return;
       }
     }

@@ -11,13 +11,14 @@ import { crc32 } from "../wire/crc32.ts";
 import { encodeExtensions, type Extensions, hasExtensions } from "../wire/extensions.ts";
 import { Flags } from "../wire/flags.ts";
 import type { RequestId } from "../wire/frame.ts";
-import type { LaterFrame } from "../wire/frame_writer.ts";
+import type { FrameWriter, LaterFrame } from "../wire/frame_writer.ts";
 import { CLOSED, type Link } from "./link.ts";
 
 const EMPTY = new Uint8Array(0);
 
 export class Sender {
   readonly #link: Link;
+  readonly #writer: FrameWriter;
   /** Payloads smaller than this are never compressed. */
   readonly #threshold: number;
   /** The agreed compression format, or null. */
@@ -29,6 +30,7 @@ export class Sender {
 
   constructor(link: Link, compressionThreshold: number) {
     this.#link = link;
+    this.#writer = link.writer;
     this.#threshold = compressionThreshold;
   }
 
@@ -43,21 +45,21 @@ export class Sender {
   send(id: RequestId, flags: number, cmd: number, payload: Uint8Array, ext: Extensions | undefined): void {
     if (this.#transforming) return this.#sendTransformed(id, flags, cmd, payload, ext);
     if (ext !== undefined && this.#link.extended && hasExtensions(ext)) {
-      this.#link.writer.writeWithPrefix(id, flags | WeftFlags.Extended, cmd, encodeExtensions(ext), payload);
+      this.#writer.writeWithPrefix(id, flags | WeftFlags.Extended, cmd, encodeExtensions(ext), payload);
     } else {
-      this.#link.writer.write(id, flags, cmd, payload);
+      this.#writer.write(id, flags, cmd, payload);
     }
   }
 
   /** A weft control frame (nothing once the connection is closed). */
   control(op: number, payload: Uint8Array, id: RequestId = 0): void {
-    if (this.#link.state !== CLOSED) this.#link.writer.write(id, WeftFlags.Control, op, payload);
+    if (this.#link.state !== CLOSED) this.#writer.write(id, WeftFlags.Control, op, payload);
   }
 
   /** A reset of exchange `id` with `code`'s reason; a weft peer also reads `message` and `details`. */
   reset(id: RequestId, code: ErrorCode, message?: string, details?: unknown): void {
     const body = message === undefined ? EMPTY : this.resetBody(message, details);
-    this.#link.writer.write(id, Flags.StreamRst, resetReasonOf(code), body);
+    this.#writer.write(id, Flags.StreamRst, resetReasonOf(code), body);
   }
 
   /**
@@ -71,7 +73,7 @@ export class Sender {
   }
 
   #sendTransformed(id: RequestId, flags: number, cmd: number, payload: Uint8Array, ext: Extensions | undefined): void {
-    const writer = this.#link.writer;
+    const writer = this.#writer;
     const format = this.compression;
     if (format === null || payload.length < this.#threshold) {
       const made = this.#finishFrame(flags, payload, ext);

@@ -9,7 +9,7 @@
  * becomes a reset with the error's code.
  */
 import { type ErrorCode, errorForReset, RpcError } from "../common/errors.ts";
-import { isAsyncIterable, isReadableStream, toAsyncIterator } from "../common/streams.ts";
+import { isAsyncIterable, isReadableStream } from "../common/streams.ts";
 import { startTimer } from "../common/timers.ts";
 import type { Extensions } from "../wire/extensions.ts";
 import { Flags, STREAM_BITS } from "../wire/flags.ts";
@@ -21,12 +21,10 @@ import { CLOSED, type Link, OPEN } from "./link.ts";
 import type { MessageStream } from "./message_stream.ts";
 import { guarded, type Hooks } from "./hooks.ts";
 import type { Handler, HandlerResult, Mux } from "./mux.ts";
+import { type ReplyStreamHost, streamReply } from "./reply_stream.ts";
 import type { Sender } from "./sender.ts";
 
 const EMPTY = new Uint8Array(0);
-
-/** A reply stream that has produced this long without a pause gives the event loop a turn. */
-const FAIRNESS_MS = 5;
 
 /** How many recently reset stream ids to remember, so their late frames are dropped. */
 const RESET_MEMORY = 1024;
@@ -49,6 +47,10 @@ export class Serving {
   readonly #mux: Mux;
   readonly #connection: Connection;
   readonly #options: ServingOptions;
+  // Read per request: kept here rather than behind #options.
+  readonly #maxConcurrent: number;
+  readonly #onSettled: () => void;
+  readonly #requestStarted: Hooks["requestStarted"];
   /** Requests that may still get frames, resets or a close: see #track. */
   readonly #incoming = new Map<RequestId, IncomingRequest>();
   readonly #recentlyReset = new Set<RequestId>();
@@ -56,6 +58,8 @@ export class Serving {
   #blockingHead = 0;
   #blockingBusy = false;
   #pumping = false;
+  /** What a reply stream needs of the serving side (reply_stream.ts). */
+  readonly #replies: ReplyStreamHost;
 
   constructor(link: Link, sender: Sender, backpressure: Backpressure, mux: Mux, connection: Connection, options: ServingOptions) {
     this.#link = link;
@@ -64,6 +68,17 @@ export class Serving {
     this.#mux = mux;
     this.#connection = connection;
     this.#options = options;
+    this.#maxConcurrent = options.maxConcurrent;
+    this.#onSettled = options.onSettled;
+    this.#requestStarted = options.hooks?.requestStarted?.bind(options.hooks);
+    this.#replies = {
+      sender,
+      writer: link.writer,
+      newSendCredit: () => backpressure.newSendCredit(),
+      oversize: (payload) => this.#oversizeReply(payload),
+      settle: (request) => this.#settle(request),
+      failed: (request, error) => this.#handlerFailed(request, error),
+    };
   }
 
   /** Requests being handled. */
@@ -88,7 +103,7 @@ export class Serving {
     if (request === undefined) return;
     request.abort(errorForReset(reason, `request to cmd ${request.cmd}`));
     this.#untrack(request);
-    this.#options.onSettled();
+    this.#onSettled();
   }
 
   /** A frame of request `id` could not be read: that request fails, and the caller hears why. */
@@ -99,7 +114,7 @@ export class Serving {
       request.abort(error);
       this.#untrack(request);
       this.refuse(id, error.code, streamOpen, error.message);
-      return this.#options.onSettled();
+      return this.#onSettled();
     }
     const open = (flags & Flags.Stream) !== 0 && (flags & Flags.StreamEnd) === 0;
     this.refuse(id, error.code, open, error.message);
@@ -130,7 +145,7 @@ export class Serving {
     const ended = (flags & Flags.StreamEnd) !== 0;
     const open = isStream && !ended;
     if (this.#link.state !== OPEN) return this.refuse(id, "unavailable", open, "the peer is closing");
-    const max = this.#options.maxConcurrent;
+    const max = this.#maxConcurrent;
     if (this.#incoming.size >= max) return this.refuse(id, "resource_exhausted", open, `more than ${max} requests in flight`);
     const handler = this.#mux.lookup(cmd);
     if (handler === undefined) return this.refuse(id, "unimplemented", open, `no such cmd: ${cmd}`);
@@ -143,7 +158,7 @@ export class Serving {
     }
     const request = new IncomingRequest(this.#connection, id, flags, cmd, payload, stream);
     if (ext !== undefined) this.#applyExtensions(request, ext);
-    if (this.#options.hooks?.requestStarted !== undefined && !this.#watched(request, open)) return;
+    if (this.#requestStarted !== undefined && !this.#watched(request, open)) return;
     if (request.isConcurrent) {
       this.#run(request, handler);
     } else if (!this.#blockingBusy && !this.#pumping && this.#blockingHead === this.#blockingQueue.length) {
@@ -161,7 +176,7 @@ export class Serving {
   #watched(request: IncomingRequest, streamOpen: boolean): boolean {
     let end;
     try {
-      end = this.#options.hooks!.requestStarted!(request);
+      end = this.#requestStarted!(request);
     } catch (error) {
       const refusal = error instanceof RpcError ? error : new RpcError("unavailable", "refused", { cause: error });
       request.abort(refusal);
@@ -194,7 +209,7 @@ export class Serving {
     if (request.isStream && !request.stream.senderDone) this.#rememberReset(request.id);
     request.abort(error);
     this.#untrack(request);
-    this.#options.onSettled();
+    this.#onSettled();
   }
 
   #untrack(request: IncomingRequest): void {
@@ -284,6 +299,11 @@ export class Serving {
     );
   }
 
+  #replyStream(request: IncomingRequest, cmd: number, source: AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>): void {
+    this.#track(request);
+    void streamReply(this.#replies, request, cmd, source);
+  }
+
   #replyOnce(request: IncomingRequest, cmd: number, payload: Uint8Array): void {
     const tooBig = this.#oversizeReply(payload);
     if (tooBig !== null) return this.#handlerFailed(request, tooBig);
@@ -304,70 +324,6 @@ export class Serving {
     const max = this.#link.maxFrameSize;
     if (payload.length + 12 <= max) return null;
     return new RpcError("resource_exhausted", `reply of ${payload.length} bytes exceeds the frame limit of ${max} bytes`);
-  }
-
-  async #replyStream(
-    request: IncomingRequest,
-    cmd: number,
-    source: AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>,
-  ): Promise<void> {
-    this.#track(request);
-    const iterator = toAsyncIterator(source);
-    const credit = this.#backpressure.newSendCredit();
-    request.sendCredit = credit;
-    const writer = this.#link.writer;
-    let opened = false;
-    let sent = 0;
-    let since = performance.now();
-    try {
-      for (;;) {
-        // A producer that never waits, read by a fast peer, would otherwise keep this
-        // process in microtasks: resets and other connections would go unread.
-        if ((++sent & 255) === 0 && performance.now() - since > FAIRNESS_MS) {
-          await new Promise((resolve) => setTimeout(resolve, 0));
-          since = performance.now();
-        }
-        const step = await iterator.next();
-        if (request.finished) {
-          iterator.return?.().catch(() => {});
-          return this.#settle(request);
-        }
-        if (step.done) break;
-        const chunk = step.value;
-        if (!(chunk instanceof Uint8Array)) {
-          throw new TypeError(`reply stream of cmd ${request.cmd} yielded a ${typeof chunk}, not a Uint8Array`);
-        }
-        const tooBig = this.#oversizeReply(chunk);
-        if (tooBig !== null) throw tooBig;
-        if (credit !== null) {
-          if (!credit.available) {
-            await credit.wait(); // the caller reads slowly: only this stream waits
-            if (request.finished) {
-              iterator.return?.().catch(() => {});
-              return this.#settle(request);
-            }
-          }
-          credit.consume(chunk.length);
-        }
-        if (opened) {
-          this.#sender.send(request.id, Flags.Stream, cmd, chunk, undefined);
-        } else {
-          opened = true;
-          const ext = { flowControlled: credit !== null, metadata: request.takeReplyMetadata() };
-          this.#sender.send(request.id, Flags.Stream, cmd, chunk, ext);
-        }
-        if (writer.backpressured) await writer.ready;
-      }
-      if (!request.finished) {
-        const trailers = request.takeTrailers();
-        const ext = opened ? { trailers } : { flowControlled: credit !== null, metadata: request.takeReplyMetadata(), trailers };
-        this.#sender.send(request.id, STREAM_BITS, cmd, EMPTY, ext);
-      }
-      this.#settle(request);
-    } catch (error) {
-      iterator.return?.().catch(() => {});
-      this.#handlerFailed(request, error);
-    }
   }
 
   #handlerFailed(request: IncomingRequest, error: unknown): void {
@@ -403,7 +359,7 @@ export class Serving {
       this.#blockingBusy = false;
       this.#pumpBlocking();
     }
-    this.#options.onSettled();
+    this.#onSettled();
   }
 
   /** Stops the caller's half of a request stream with a reset; its late frames are dropped. */
