@@ -7,7 +7,7 @@
  * rest, each with one concern:
  *
  *   dispatcher.ts    every frame in, to where it goes   sender.ts       every frame out
- *   calling.ts       the calls this end starts          serving.ts      the peer's requests
+ *   calling.ts       the calls this end starts          serving.ts      the peer's requests (reply_stream.ts)
  *   handshake.ts     weft's handshake, admission        backpressure.ts windows, the read gate
  *   liveness.ts      heartbeats                         inflater.ts     compressed frames in
  *   link.ts          what they all share                hooks.ts        the seam for instrumentation
