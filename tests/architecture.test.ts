@@ -1,8 +1,7 @@
 /**
  * The rules of docs/ARCHITECTURE.md, checked on the import statements of src/, adapters/ and
- * mod.ts: the core names no runtime, layers point down, value imports have no cycle, and the
- * only cycles left (type-only, through the Connection type) stay where the document says.
- * Files in src/ stay small enough to read in one sitting.
+ * mod.ts: the core names no runtime, layers point down, and nothing imports itself round a
+ * cycle (type-only imports count too). Files in src/ stay small enough to read in one sitting.
  */
 import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
@@ -104,13 +103,13 @@ describe("architecture", () => {
     expect(wrong).toEqual([]);
   });
 
-  test("value imports have no cycle", () => {
-    expect(cycles(EDGES.filter((edge) => !edge.typeOnly)).map((cycle) => cycle.join(" -> "))).toEqual([]);
+  test("no import cycle, type-only imports included", () => {
+    expect(cycles(EDGES).map((cycle) => cycle.join(" -> "))).toEqual([]);
   });
 
-  test("the only cycles left are type-only, and all of them go through the Connection type (docs/ARCHITECTURE.md, Open work)", () => {
-    const stray = cycles(EDGES).filter((cycle) => !cycle.includes("src/engine/connection.ts")).map((cycle) => cycle.join(" -> "));
-    expect(stray).toEqual([]);
+  test("the check sees cycles: a made-up back edge is one", () => {
+    const backEdge = { from: "src/engine/api.ts", to: "src/engine/connection.ts", typeOnly: true };
+    expect(cycles([...EDGES, backEdge]).length).toBeGreaterThan(0);
   });
 
   test("no file in src/ is over 420 lines", () => {

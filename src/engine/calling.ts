@@ -17,7 +17,7 @@ import { MAX_CMD, type RequestId } from "../wire/frame.ts";
 import type { Backpressure } from "./backpressure.ts";
 import { Call, type CallHost, type CallOptions, PendingCall } from "./call.ts";
 import { CLOSED, CLOSING, type Link, OPEN } from "./link.ts";
-import type { Connection } from "./connection.ts";
+import type { Connection } from "./api.ts";
 import { type EndHook, guarded, type Hooks } from "./hooks.ts";
 import type { Sender } from "./sender.ts";
 

@@ -1,7 +1,7 @@
 /**
- * One end of a weft/qrpc connection. Both roles run the same engine: each side can call
- * the other, stream both ways, and push; the role only sets id parity (client ids odd,
- * server ids even) and makes a server's requests NonBlock, as qrpc clients require.
+ * The connection engine: one end of a weft/qrpc connection, as `Connection` (api.ts)
+ * describes it. Both roles run the same engine; the role only sets id parity (client ids
+ * odd, server ids even) and makes a server's requests NonBlock, as qrpc clients require.
  *
  * This file reads frames and sends each where it belongs; the parts it composes do the
  * rest, each with one concern:
@@ -22,6 +22,7 @@ import { DEFAULT_MAX_FRAME_SIZE, type RequestId } from "../wire/frame.ts";
 import { FrameDecoder } from "../wire/frame_decoder.ts";
 import { FrameWriter } from "../wire/frame_writer.ts";
 import { Backpressure } from "./backpressure.ts";
+import type { Connection as ConnectionShape, Handler, Mux as MuxShape, PushHandler } from "./api.ts";
 import type { Call, CallOptions, PendingCall } from "./call.ts";
 import { Calling } from "./calling.ts";
 import { Dispatcher, SPECIAL_BITS } from "./dispatcher.ts";
@@ -30,7 +31,7 @@ import type { Hooks } from "./hooks.ts";
 import { Inflater } from "./inflater.ts";
 import { CLOSED, CLOSING, Link, OPEN } from "./link.ts";
 import { Liveness } from "./liveness.ts";
-import { type Handler, Mux, type PushHandler } from "./mux.ts";
+import { Mux } from "./mux.ts";
 import type { CloseOptions, ConnectionOptions, Role } from "./options.ts";
 import type { Response } from "./response.ts";
 import { Sender } from "./sender.ts";
@@ -51,9 +52,9 @@ const EMPTY = new Uint8Array(0);
  */
 const SLICE_FRAMES = 16;
 
-export class Connection {
+class ConnectionEngine implements ConnectionShape {
   readonly role: Role;
-  readonly mux: Mux;
+  readonly mux: MuxShape;
   /** Resolves when the connection is closed: with the error that closed it, if any. */
   readonly closed: Promise<Error | undefined>;
   readonly maxFrameSize: number;
@@ -371,3 +372,14 @@ export class Connection {
   }
 }
 
+/** What `new Connection(...)` takes: a transport, which end this is, and the options. */
+export interface ConnectionConstructor {
+  new (transport: Transport, role: Role, options?: ConnectionOptions): ConnectionShape;
+}
+
+/**
+ * Runs one end of a connection over `transport`. Adapters and `Server.accept` make them;
+ * make one yourself for a transport of your own (`new Connection(transport, "client")`).
+ */
+export const Connection: ConnectionConstructor = ConnectionEngine;
+export type Connection = ConnectionShape;

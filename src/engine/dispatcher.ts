@@ -12,7 +12,7 @@ import { decodeExtensions, type ExtensionError, type Extensions } from "../wire/
 import { Flags } from "../wire/flags.ts";
 import { isOddId, type RequestId } from "../wire/frame.ts";
 import type { Calling } from "./calling.ts";
-import type { Connection } from "./connection.ts";
+import type { Connection } from "./api.ts";
 import { type Handshake, WEFT_BITS } from "./handshake.ts";
 import type { Inflater } from "./inflater.ts";
 import { CLOSED, type Link } from "./link.ts";

@@ -29,7 +29,7 @@ import { Flags } from "../wire/flags.ts";
 import { readUint32, type RequestId } from "../wire/frame.ts";
 import type { Backpressure } from "./backpressure.ts";
 import type { Calling } from "./calling.ts";
-import type { Connection } from "./connection.ts";
+import type { Connection } from "./api.ts";
 import type { RawFrame } from "./inflater.ts";
 import { CLOSED, type Link } from "./link.ts";
 import { agreedInterval, type Liveness } from "./liveness.ts";

@@ -9,8 +9,7 @@
  * rate limit); one that throws anywhere else goes to `onError`.
  */
 import type { CallOptions } from "./call.ts";
-import type { Connection } from "./connection.ts";
-import type { IncomingRequest } from "./incoming_request.ts";
+import type { Connection, IncomingRequest } from "./api.ts";
 
 /** Called once when a call or request ends: with the error it failed with, if it did. */
 export type EndHook = (error: unknown) => void;

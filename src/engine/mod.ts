@@ -1,7 +1,7 @@
 /**
  * engine: calls over one connection. `Connection` runs both ends (either side calls, streams
  * and pushes); `Server` serves many. The calling side (call.ts, response.ts), the serving
- * side (incoming_request.ts, mux.ts), receive streams and flow control, and the Transport
+ * side (serving.ts, served_request.ts, mux.ts), receive streams and flow control, and the Transport
  * seam that adapters and transports plug into. May import `wire/` and `common/`; knows
  * nothing of codecs, runtimes or WebSocket.
  *
@@ -10,7 +10,7 @@
 export { Call, type CallOptions, PendingCall } from "./call.ts";
 export { type CloseOptions, Connection, type ConnectionOptions, type Role } from "./connection.ts";
 export type { EndHook, Hooks } from "./hooks.ts";
-export { IncomingRequest } from "./incoming_request.ts";
+export type { IncomingRequest } from "./api.ts";
 export { MessageStream } from "./message_stream.ts";
 export { type Handler, type HandlerResult, Mux, type PushHandler, type PushMessage, type Reply } from "./mux.ts";
 export { Response } from "./response.ts";

@@ -3,12 +3,10 @@
  * Both ends take the same options; a few only mean something on one side (marked).
  */
 import type { CompressionFormat } from "../wire/compression.ts";
-import type { Connection } from "./connection.ts";
+import type { Connection, Mux } from "./api.ts";
 import type { Hooks } from "./hooks.ts";
-import type { Mux } from "./mux.ts";
 
-/** Which end of the connection this is: it decides id parity and flags of outgoing requests. */
-export type Role = "client" | "server";
+export type { CloseOptions, Role } from "./api.ts";
 
 export interface ConnectionOptions {
   /** Handlers for requests and pushes from the peer. Default: a new, empty mux. */
@@ -93,7 +91,3 @@ export interface ConnectionOptions {
   hooks?: Hooks;
 }
 
-export interface CloseOptions {
-  /** Milliseconds to let in-flight calls finish before the rest are failed. Default 5000. */
-  timeout?: number;
-}

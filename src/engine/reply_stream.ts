@@ -10,7 +10,7 @@ import { toAsyncIterator } from "../common/streams.ts";
 import { Flags, STREAM_BITS } from "../wire/flags.ts";
 import type { FrameWriter } from "../wire/frame_writer.ts";
 import type { SendCredit } from "./flow_control.ts";
-import type { IncomingRequest } from "./incoming_request.ts";
+import type { ServedRequest } from "./served_request.ts";
 import type { Sender } from "./sender.ts";
 
 const EMPTY = new Uint8Array(0);
@@ -26,15 +26,15 @@ export interface ReplyStreamHost {
   /** Why `payload` is too big to send, or null. */
   oversize(payload: Uint8Array): RpcError | null;
   /** The reply is done (or the request finished under it). */
-  settle(request: IncomingRequest): void;
+  settle(request: ServedRequest): void;
   /** The source failed, or yielded something that cannot be sent. */
-  failed(request: IncomingRequest, error: unknown): void;
+  failed(request: ServedRequest, error: unknown): void;
 }
 
 /** Sends `source` as the reply stream of `request`, on `cmd`; settles or fails the request at the end. */
 export async function streamReply(
   host: ReplyStreamHost,
-  request: IncomingRequest,
+  request: ServedRequest,
   cmd: number,
   source: AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>,
 ): Promise<void> {

@@ -15,8 +15,8 @@ import type { Extensions } from "../wire/extensions.ts";
 import { Flags, STREAM_BITS } from "../wire/flags.ts";
 import { MAX_CMD, type RequestId } from "../wire/frame.ts";
 import type { Backpressure } from "./backpressure.ts";
-import type { Connection } from "./connection.ts";
-import { IncomingRequest } from "./incoming_request.ts";
+import type { Connection } from "./api.ts";
+import { ServedRequest } from "./served_request.ts";
 import { CLOSED, type Link, OPEN } from "./link.ts";
 import type { MessageStream } from "./message_stream.ts";
 import { guarded, type Hooks } from "./hooks.ts";
@@ -52,9 +52,9 @@ export class Serving {
   readonly #onSettled: () => void;
   readonly #requestStarted: Hooks["requestStarted"];
   /** Requests that may still get frames, resets or a close: see #track. */
-  readonly #incoming = new Map<RequestId, IncomingRequest>();
+  readonly #incoming = new Map<RequestId, ServedRequest>();
   readonly #recentlyReset = new Set<RequestId>();
-  #blockingQueue: IncomingRequest[] = [];
+  #blockingQueue: ServedRequest[] = [];
   #blockingHead = 0;
   #blockingBusy = false;
   #pumping = false;
@@ -156,7 +156,7 @@ export class Serving {
       if (payload.length > 0 || !ended) stream.push(payload);
       if (ended) stream.end();
     }
-    const request = new IncomingRequest(this.#connection, id, flags, cmd, payload, stream);
+    const request = new ServedRequest(this.#connection, id, flags, cmd, payload, stream);
     if (ext !== undefined) this.#applyExtensions(request, ext);
     if (this.#requestStarted !== undefined && !this.#watched(request, open)) return;
     if (request.isConcurrent) {
@@ -173,7 +173,7 @@ export class Serving {
   }
 
   /** Tells the hook the request starts; false when the hook refused it (it threw). */
-  #watched(request: IncomingRequest, streamOpen: boolean): boolean {
+  #watched(request: ServedRequest, streamOpen: boolean): boolean {
     let end;
     try {
       end = this.#requestStarted!(request);
@@ -188,7 +188,7 @@ export class Serving {
   }
 
   /** The caller's metadata and deadline, for the handler. */
-  #applyExtensions(request: IncomingRequest, ext: Extensions): void {
+  #applyExtensions(request: ServedRequest, ext: Extensions): void {
     if (ext.metadata !== undefined) request.metadata = Object.freeze(ext.metadata);
     const timeout = ext.timeout;
     if (timeout !== undefined) {
@@ -201,7 +201,7 @@ export class Serving {
    * The caller's deadline passed: the handler's signal aborts and the caller gets
    * `deadline_exceeded`, even if the caller's own reset is slow to arrive.
    */
-  #deadlinePassed(request: IncomingRequest): void {
+  #deadlinePassed(request: ServedRequest): void {
     request.deadlineTimer = undefined;
     if (request.finished || this.#link.state === CLOSED) return;
     const error = new RpcError("deadline_exceeded", `request to cmd ${request.cmd} passed its deadline`);
@@ -212,7 +212,7 @@ export class Serving {
     this.#onSettled();
   }
 
-  #untrack(request: IncomingRequest): void {
+  #untrack(request: ServedRequest): void {
     if (request.deadlineTimer !== undefined) request.clearDeadline();
     if (!request.tracked) return;
     request.tracked = false;
@@ -224,13 +224,13 @@ export class Serving {
    * connection can find it. A handler that answers synchronously finishes before any of
    * those could arrive, so its request never needs the table: the common case stays cheap.
    */
-  #track(request: IncomingRequest): void {
+  #track(request: ServedRequest): void {
     if (request.tracked) return;
     request.tracked = true;
     this.#incoming.set(request.id, request);
   }
 
-  #continueRequest(request: IncomingRequest, flags: number, payload: Uint8Array): void {
+  #continueRequest(request: ServedRequest, flags: number, payload: Uint8Array): void {
     if (!request.isStream) return; // a plain request's id cannot carry more frames
     const stream = request.stream;
     const end = (flags & Flags.StreamEnd) !== 0;
@@ -246,7 +246,7 @@ export class Serving {
     const queue = this.#blockingQueue;
     while (!this.#blockingBusy && this.#blockingHead < queue.length) {
       const request = queue[this.#blockingHead];
-      queue[this.#blockingHead++] = undefined as unknown as IncomingRequest;
+      queue[this.#blockingHead++] = undefined as unknown as ServedRequest;
       if (request.finished) continue; // cancelled while it waited
       this.#blockingBusy = true;
       this.#run(request, this.#mux.lookup(request.cmd)!);
@@ -258,7 +258,7 @@ export class Serving {
     this.#pumping = false;
   }
 
-  #run(request: IncomingRequest, handler: Handler): void {
+  #run(request: ServedRequest, handler: Handler): void {
     let result: HandlerResult | Promise<HandlerResult>;
     try {
       result = handler(request);
@@ -273,7 +273,7 @@ export class Serving {
     }
   }
 
-  #reply(request: IncomingRequest, result: HandlerResult): void {
+  #reply(request: ServedRequest, result: HandlerResult): void {
     if (request.finished) return this.#settle(request);
     if (result === undefined || result === null) return this.#replyOnce(request, request.cmd, EMPTY);
     if (result instanceof Uint8Array) return this.#replyOnce(request, request.cmd, result);
@@ -299,12 +299,12 @@ export class Serving {
     );
   }
 
-  #replyStream(request: IncomingRequest, cmd: number, source: AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>): void {
+  #replyStream(request: ServedRequest, cmd: number, source: AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>): void {
     this.#track(request);
     void streamReply(this.#replies, request, cmd, source);
   }
 
-  #replyOnce(request: IncomingRequest, cmd: number, payload: Uint8Array): void {
+  #replyOnce(request: ServedRequest, cmd: number, payload: Uint8Array): void {
     const tooBig = this.#oversizeReply(payload);
     if (tooBig !== null) return this.#handlerFailed(request, tooBig);
     if (this.#link.extended) {
@@ -326,7 +326,7 @@ export class Serving {
     return new RpcError("resource_exhausted", `reply of ${payload.length} bytes exceeds the frame limit of ${max} bytes`);
   }
 
-  #handlerFailed(request: IncomingRequest, error: unknown): void {
+  #handlerFailed(request: ServedRequest, error: unknown): void {
     if (!request.finished) {
       const known = error instanceof RpcError && error.code !== "unspecified";
       // One reset ends both halves: the caller stops sending too, and its late frames are dropped.
@@ -346,7 +346,7 @@ export class Serving {
   }
 
   /** The handler's side is done: free its slot, and the blocking queue if it held it. */
-  #settle(request: IncomingRequest): void {
+  #settle(request: ServedRequest): void {
     if (!request.finished) {
       request.finished = true;
       if (request.onEnd !== undefined) request.ended(undefined);
@@ -363,7 +363,7 @@ export class Serving {
   }
 
   /** Stops the caller's half of a request stream with a reset; its late frames are dropped. */
-  #stopReading(request: IncomingRequest): void {
+  #stopReading(request: ServedRequest): void {
     this.#sender.reset(request.id, "cancelled");
     this.#rememberReset(request.id);
     request.stream.cancel();

@@ -3,7 +3,7 @@
  */
 import type { Connection } from "../engine/connection.ts";
 import type { Metadata } from "../wire/extensions.ts";
-import type { IncomingRequest } from "../engine/incoming_request.ts";
+import type { IncomingRequest } from "../engine/api.ts";
 import type { Shape } from "./shape.ts";
 
 /**

@@ -6,7 +6,7 @@ import type { Codec } from "../codec/types.ts";
 import { json } from "../codec/json.ts";
 import type { Connection } from "../engine/connection.ts";
 import { RpcError } from "../common/errors.ts";
-import type { IncomingRequest } from "../engine/incoming_request.ts";
+import type { IncomingRequest } from "../engine/api.ts";
 import type { HandlerResult, Mux } from "../engine/mux.ts";
 import { readableFrom, toAsyncIterator } from "../common/streams.ts";
 import { Context, type Middleware, runMiddleware } from "./context.ts";

@@ -1,4 +1,4 @@
-import type { Connection } from "./connection.ts";
+import type { Connection, IncomingRequest } from "./api.ts";
 import type { Metadata } from "../wire/extensions.ts";
 import { Flags } from "../wire/flags.ts";
 import type { SendCredit } from "./flow_control.ts";
@@ -7,13 +7,11 @@ import { MessageStream } from "./message_stream.ts";
 import { stopTimer, type Timer } from "../common/timers.ts";
 
 /**
- * A request the peer sent, as its handler sees it.
- *
- * For a streaming request, `stream` yields every payload the caller sends, the first
- * frame's included, until the caller ends its half. For a plain request it yields
- * `payload` once, so a handler can treat both alike.
+ * A request being served: what its handler sees (IncomingRequest, in api.ts), and the
+ * engine's bookkeeping around it (whether it finished, its place in the in-flight table, its
+ * deadline timer, its reply stream's credit). Only the serving side makes them.
  */
-export class IncomingRequest {
+export class ServedRequest implements IncomingRequest {
   readonly connection: Connection;
   readonly id: RequestId;
   /** The full 24-bit cmd; the mux routed on its low 16 bits. */
