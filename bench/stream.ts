@@ -78,7 +78,8 @@ import {
   writeHeader,
   runBench,
 } from "./common.ts";
-import { FrameScanner, openRawSocket, type RawSocket } from "./raw_frames.ts";
+import { FrameScanner } from "./reference/frame_scanner.ts";
+import { openRawSocket, type RawSocket } from "./reference/raw_socket.ts";
 
 const json = process.argv.includes("--json");
 const SECONDS = envNumber(process.env.BENCH_SECONDS, 3);
@@ -750,9 +751,9 @@ async function main(): Promise<void> {
     const needs = (mode: Mode, bench: Bench) => plan.some(([m, b]) => m === mode && b === bench);
     const weftNeeded = plan.some(([m]) => m === "weft");
     const [rawStreamServer, rawEchoServer, weftServer] = await Promise.all([
-      needs("raw", "stream") ? startServer("raw_stream_server.ts") : null,
-      needs("raw", "1mib") ? startServer("raw_echo_server.ts") : null,
-      weftNeeded ? startServer("weft_server.ts") : null,
+      needs("raw", "stream") ? startServer("servers/raw_stream.ts") : null,
+      needs("raw", "1mib") ? startServer("servers/raw_echo.ts") : null,
+      weftNeeded ? startServer("servers/weft_tcp.ts") : null,
     ]);
     for (const s of [rawStreamServer, rawEchoServer, weftServer]) if (s !== null) servers.push(s);
     let pinned = false;
