@@ -113,7 +113,7 @@ await socketBench({
         ? openStreamRow(mode, n, targets(servers.rawStream))
         : openBulkRow(mode, n, targets(servers.rawEcho)),
   }));
-  const rows: Row[] = await measureRounds(plan, settings, "opsPerSec");
+  const rows: Row[] = await measureRounds(plan, settings, "opsPerSec", "serverCpuUs");
   addRatios(rows);
 
   const checks = {

@@ -127,7 +127,7 @@ await socketBench({
     const lanes = new LaneClient(mode, inFlight, callOf(mode, conn), connectionTarget(conn), weft.pid);
     return callRunner(mode, inFlight, lanes);
   });
-  const rows: CallRow[] = await measureRounds(plan, settings, "callsPerSec");
+  const rows: CallRow[] = await measureRounds(plan, settings, "callsPerSec", "serverCpuUs");
   addRatios(rows);
 
   const levels = [...new Set(rows.map((r) => r.inFlight))];

@@ -77,7 +77,7 @@ await socketBench({
     return callRunner(mode, inFlight, weftClient(conn, inFlight, mode, weft.pid));
   });
   // With BENCH_ROUNDS > 1 the whole plan repeats and each number is the median over rounds.
-  const rows: CallRow[] = await measureRounds(plan, settings, "callsPerSec");
+  const rows: CallRow[] = await measureRounds(plan, settings, "callsPerSec", "serverCpuUs");
   addRatios(rows);
 
   const target = runtime === "deno" ? 0.3 : 0.5;

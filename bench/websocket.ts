@@ -99,7 +99,7 @@ await socketBench({
     };
     return callRunner(mode, inFlight, new LaneClient(mode, inFlight, call, connectionTarget(conn), weft.pid));
   });
-  const rows: CallRow[] = await measureRounds(plan, settings, "callsPerSec");
+  const rows: CallRow[] = await measureRounds(plan, settings, "callsPerSec", "serverCpuUs");
   addRatios(rows);
 
   const levels = [...new Set(rows.map((r) => r.inFlight))];

@@ -18,11 +18,15 @@ export interface PlanRow<R> {
   open(): Promise<Runner<R>>;
 }
 
-/** Measures the plan ROUNDS times; returns one row per plan row, in plan order: medians over rounds. */
+/**
+ * Measures the plan ROUNDS times; returns one row per plan row, in plan order: medians over
+ * rounds, with each round's `rate` listed after the field `after` (see medianRow).
+ */
 export async function measureRounds<R extends object>(
   plan: PlanRow<R>[],
   settings: Settings,
   rate: keyof R,
+  after: keyof R,
 ): Promise<Array<R & { rounds?: number[] }>> {
   const samples = new Map<string, R[]>(plan.map((p) => [p.key, []]));
   const groups = [...new Set(plan.map((p) => p.group))];
@@ -34,5 +38,5 @@ export async function measureRounds<R extends object>(
       rows.forEach((row, i) => samples.get(members[i].key)!.push(row));
     }
   }
-  return [...samples.values()].map((rounds) => medianRow(rounds, rate));
+  return [...samples.values()].map((rounds) => medianRow(rounds, rate, after));
 }
