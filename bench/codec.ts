@@ -1,7 +1,8 @@
 /**
  * Payload codec benchmark: weft's JSON codec, weft's MessagePack codec (msgpackr) and CBOR
  * (cbor-x, configured the same way) on the kinds of values an RPC carries, on the runtime
- * this file is started with. No sockets, no child processes: encode and decode only.
+ * this file is started with (codecs: codec/codecs.ts; values: codec/values.ts). No
+ * sockets, no child processes: encode and decode only.
  * `node bench/run.mjs --bench=codec` runs it on all three runtimes.
  *
  *   npx bun bench/codec.ts [--json]
@@ -39,179 +40,24 @@
  *   BENCH_CASES=small,list100      only these cases
  *   BENCH_CODECS=json,msgpackr     only these codecs
  */
-import process from "node:process";
-import type { Codec } from "../src/codec/codec.ts";
-import { json as jsonCodec } from "../src/codec/json.ts";
-import { msgpack } from "../src/codec/msgpack.ts";
-import { envNumber, median, runtime, runtimeVersion } from "./common.ts";
+import { candidates, type Candidate } from "./codec/codecs.ts";
+import { type Case, CASES, check } from "./codec/values.ts";
+import { turns } from "./harness/interleave.ts";
+import { medianRow } from "./harness/medians.ts";
+import { fmtInt, jsonOutput, log, printJson, render, runtimeLabel } from "./harness/output.ts";
+import { runtime, runtimeVersion } from "./harness/runtime.ts";
+import { runBench } from "./harness/session.ts";
+import { readSettings } from "./harness/settings.ts";
 
-const jsonOut = process.argv.includes("--json");
-const SECONDS = envNumber(process.env.BENCH_SECONDS, 0.5);
-const WARMUP = envNumber(process.env.BENCH_WARMUP, 0.1);
-const SLICE = envNumber(process.env.BENCH_SLICE, 0.05);
-const ROUNDS = Math.floor(envNumber(process.env.BENCH_ROUNDS, 1));
-const ONLY_CASES = listEnv(process.env.BENCH_CASES);
-const ONLY_CODECS = listEnv(process.env.BENCH_CODECS);
+const { seconds: SECONDS, warmup: WARMUP, slice: SLICE, rounds: ROUNDS } = readSettings({
+  seconds: 0.5,
+  warmup: 0.1,
+  slice: 0.05,
+});
 /** Calls between clock reads. */
 const BATCH = 16;
 /** Hard cap per half slice, so every loop ends even if the clock misbehaves. */
 const MAX_OPS_PER_HALF = 5_000_000;
-
-function listEnv(value: string | undefined): string[] | null {
-  if (value === undefined || value.trim() === "") return null;
-  return value.split(",").map((s) => s.trim()).filter((s) => s !== "");
-}
-
-function log(message: string): void {
-  // Progress goes to stderr, so --json output stays clean.
-  console.error(message);
-}
-
-// ---- the values -----------------------------------------------------------------------
-
-interface Case {
-  name: string;
-  what: string;
-  value: unknown;
-  /** JSON cannot carry this value. */
-  binary: boolean;
-}
-
-function bytes4k(): Uint8Array {
-  const data = new Uint8Array(4096);
-  let x = 0x12345678;
-  for (let i = 0; i < data.length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    data[i] = x & 0xff;
-  }
-  return data;
-}
-
-const STR64 = "weft codec bench: sixty-four bytes of ASCII text, like a token!!";
-
-const CASES: Case[] = [
-  {
-    name: "small",
-    what: "small RPC message",
-    value: { id: 12345, method: "users.get", params: { name: "ada", active: true, tags: ["a", "b"] } },
-    binary: false,
-  },
-  {
-    name: "bytes4k",
-    what: "message with a 4 KiB Uint8Array",
-    value: { id: 12346, method: "blobs.put", params: { name: "photo.jpg", data: bytes4k() } },
-    binary: true,
-  },
-  {
-    name: "list100",
-    what: "array of 100 small objects",
-    value: Array.from({ length: 100 }, (_, i) => ({
-      id: 1000 + i,
-      name: `user-${i}`,
-      email: `user-${i}@example.com`,
-      active: i % 3 !== 0,
-      score: i * 1.5,
-    })),
-    binary: false,
-  },
-  { name: "str64", what: "64-byte string", value: STR64, binary: false },
-].filter((c) => ONLY_CASES === null || ONLY_CASES.includes(c.name));
-
-if (STR64.length !== 64) throw new Error("STR64 must be 64 bytes");
-
-// ---- the codecs -----------------------------------------------------------------------
-
-interface Candidate {
-  name: string;
-  codec: Codec;
-  /** Whether the library's native string decoder is on (null: no such thing). */
-  native: boolean | null;
-}
-
-/**
- * cbor-x wrapped the way src/codec/msgpack.ts wraps msgpackr: standard CBOR (byte strings
- * for Uint8Array, no tag 64; maps for objects, no records), plain Uint8Array views in and
- * out. Null when cbor-x is not installed.
- */
-async function cborCandidate(): Promise<Candidate | null> {
-  // deno-lint-ignore no-explicit-any
-  let lib: any;
-  if (runtime !== "node") {
-    // cbor-x's native string decoder (cbor-extract 2.2) misdecodes plain maps on Bun
-    // ("Unexpected end of buffer" on list100) and kills Deno ("symbol lookup error"):
-    // measure its pure-JS decoder there. The library reads this when it is imported.
-    process.env.CBOR_NATIVE_ACCELERATION_DISABLED = "true";
-  }
-  try {
-    const specifier = "cbor-x"; // not a literal import: weft does not depend on cbor-x
-    lib = await import(specifier);
-  } catch {
-    return null;
-  }
-  const cbor = new lib.Encoder({ useRecords: false, mapsAsObjects: true, tagUint8Array: false });
-  const view = (b: Uint8Array) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
-  return {
-    name: "cbor-x",
-    native: Boolean(lib.isNativeAccelerationEnabled),
-    codec: {
-      name: "cbor",
-      encode(value: unknown): Uint8Array {
-        const out: Uint8Array = cbor.encode(value);
-        return out.constructor === Uint8Array ? out : view(out);
-      },
-      decode(bytes: Uint8Array): unknown {
-        return cbor.decode(view(bytes));
-      },
-    },
-  };
-}
-
-async function candidates(): Promise<{ list: Candidate[]; skipped: string[] }> {
-  const msgpackr = await import("msgpackr");
-  const list: Candidate[] = [
-    { name: "json", codec: jsonCodec, native: null },
-    { name: "msgpackr", codec: msgpack, native: Boolean(msgpackr.isNativeAccelerationEnabled) },
-  ];
-  const skipped: string[] = [];
-  const cbor = await cborCandidate();
-  if (cbor === null) skipped.push("cbor-x (not installed: npm install --no-save cbor-x)");
-  else list.push(cbor);
-  return { list: list.filter((c) => ONLY_CODECS === null || ONLY_CODECS.includes(c.name)), skipped };
-}
-
-// ---- checks ---------------------------------------------------------------------------
-
-function deepEqual(a: unknown, b: unknown): boolean {
-  if (Object.is(a, b)) return true;
-  if (a instanceof Uint8Array || b instanceof Uint8Array) {
-    if (!(a instanceof Uint8Array && b instanceof Uint8Array) || a.length !== b.length) return false;
-    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-    return true;
-  }
-  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  const ka = Object.keys(a);
-  const kb = Object.keys(b);
-  if (ka.length !== kb.length) return false;
-  return ka.every((k) => deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
-}
-
-/** Throws unless `codec` round-trips the case's value faithfully. */
-function check(c: Case, cand: Candidate): Uint8Array {
-  const encoded = cand.codec.encode(c.value);
-  const decoded = cand.codec.decode(encoded);
-  if (!deepEqual(decoded, c.value)) throw new Error(`${cand.name}: ${c.name} does not round-trip`);
-  if (c.binary) {
-    const data = (decoded as { params: { data: unknown } }).params.data;
-    if (!(data instanceof Uint8Array) || data.constructor !== Uint8Array) {
-      throw new Error(`${cand.name}: the 4 KiB field came back as ${(data as object)?.constructor?.name}`);
-    }
-    if (encoded.length > 4096 + 128) throw new Error(`${cand.name}: 4 KiB of bytes took ${encoded.length} bytes`);
-  }
-  return encoded;
-}
 
 // ---- measurement ----------------------------------------------------------------------
 
@@ -267,17 +113,14 @@ function measureCase(c: Case, cands: Candidate[]): Row[] {
   const enc = active.map(() => [0, 0]);
   const dec = active.map(() => [0, 0]);
   const slices = Math.max(1, Math.round(SECONDS / SLICE));
-  for (let s = 0; s < slices; s++) {
-    // Rotate who goes first, so no codec always follows the same one.
-    for (let k = 0; k < active.length; k++) {
-      const i = (s + k) % active.length;
-      const [eo, es] = run(encoders[i], SECONDS / slices / 2);
-      enc[i][0] += eo;
-      enc[i][1] += es;
-      const [dO, ds] = run(decoders[i], SECONDS / slices / 2);
-      dec[i][0] += dO;
-      dec[i][1] += ds;
-    }
+  // Each turn is half encoding, half decoding; who goes first rotates slice by slice.
+  for (const i of turns(slices, active.length)) {
+    const [eo, es] = run(encoders[i], SECONDS / slices / 2);
+    enc[i][0] += eo;
+    enc[i][1] += es;
+    const [dO, ds] = run(decoders[i], SECONDS / slices / 2);
+    dec[i][0] += dO;
+    dec[i][1] += ds;
   }
   return active.map((cand, i) => {
     const encPerSec = enc[i][0] / enc[i][1];
@@ -295,31 +138,6 @@ function measureCase(c: Case, cands: Candidate[]): Row[] {
   });
 }
 
-function medianRow(rounds: Row[]): Row {
-  if (rounds.length === 1) return rounds[0];
-  const m = (pick: (r: Row) => number) => median(rounds.map(pick));
-  return {
-    ...rounds[0],
-    encPerSec: m((r) => r.encPerSec),
-    decPerSec: m((r) => r.decPerSec),
-    rtPerSec: m((r) => r.rtPerSec),
-    rounds: rounds.map((r) => Math.round(r.rtPerSec)),
-  };
-}
-
-// ---- report ---------------------------------------------------------------------------
-
-function fmtInt(n: number): string {
-  return Math.round(n).toLocaleString("en-US");
-}
-
-function render(header: string[], lines: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
-  const fmt = (cells: string[]) =>
-    cells.map((c, i) => (i <= 1 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ").trimEnd();
-  return [fmt(header), widths.map((w) => "-".repeat(w)).join("  "), ...lines.map(fmt)].join("\n");
-}
-
 const ratio = (x: number | null) => (x === null ? "-" : `${x.toFixed(2)}x`);
 
 function table(rows: Row[]): string {
@@ -335,12 +153,11 @@ function table(rows: Row[]): string {
       ratio(r.rtVsJson),
       ratio(r.bytesVsJson),
     ]),
+    [0, 1],
   );
 }
 
-// ---- main -----------------------------------------------------------------------------
-
-async function main(): Promise<void> {
+await runBench(async () => {
   const started = Date.now();
   const { list, skipped } = await candidates();
   for (const s of skipped) log(`skipped: ${s}`);
@@ -357,7 +174,7 @@ async function main(): Promise<void> {
       }
     }
   }
-  const rows = [...samples.values()].map(medianRow);
+  const rows: Row[] = [...samples.values()].map((rounds) => medianRow(rounds, "rtPerSec"));
   for (const r of rows) {
     const base = rows.find((b) => b.case === r.case && b.codec === "json");
     if (base === undefined) continue;
@@ -365,8 +182,8 @@ async function main(): Promise<void> {
     r.bytesVsJson = r.bytes / base.bytes;
   }
   const native = Object.fromEntries(list.filter((c) => c.native !== null).map((c) => [c.name, c.native]));
-  if (jsonOut) {
-    console.log(JSON.stringify({
+  if (jsonOutput) {
+    printJson({
       bench: "codec",
       runtime,
       version: runtimeVersion(),
@@ -378,21 +195,17 @@ async function main(): Promise<void> {
       skipped,
       rows,
       elapsedSeconds: (Date.now() - started) / 1000,
-    }));
+    });
     return;
   }
   const nativeText = Object.entries(native).map(([name, on]) => `${name} native ${on ? "on" : "off"}`).join(", ");
   console.log(
-    `\npayload codecs, ${runtime} ${runtimeVersion()} (${SECONDS} s per codec and case, ${SLICE} s slices` +
+    `\npayload codecs, ${runtimeLabel()} (${SECONDS} s per codec and case, ${SLICE} s slices` +
       `${ROUNDS > 1 ? `, median of ${ROUNDS} rounds` : ""}${nativeText === "" ? "" : `; ${nativeText}`})`,
   );
   for (const c of CASES) console.log(`  ${c.name.padEnd(8)} ${c.what}`);
   console.log(table(rows));
   if (CASES.some((c) => c.binary)) console.log("(bytes4k: JSON cannot carry a Uint8Array, so that case has no JSON row)");
   if (sink === 0.5) console.log(""); // keeps `sink` alive
-}
-
-main().catch((error) => {
-  console.error(error);
-  process.exit(1);
 });
+

@@ -24,14 +24,17 @@
  *      BENCH_KEEP_AWAKE=1 (as in unary.ts: keeps idle vCPUs from halting, which matters
  *      for Node, whose CompressionStream hops to the libuv thread pool and back)
  */
-import process from "node:process";
 import * as zlib from "node:zlib";
 import { compress, type CompressionFormat, decompress } from "../src/wire/compression.ts";
-import { envNumber, keepAwake, killChildren, median, runtime, runtimeVersion } from "./common.ts";
+import { killChildren } from "./harness/children.ts";
+import { startSpinners } from "./harness/keep_awake.ts";
+import { median } from "./harness/medians.ts";
+import { jsonOutput, printJson } from "./harness/output.ts";
+import { runtime, runtimeVersion } from "./harness/runtime.ts";
+import { readSettings } from "./harness/settings.ts";
 
-const SECONDS = envNumber(process.env.BENCH_SECONDS, 0.05);
-const WARMUP = envNumber(process.env.BENCH_WARMUP, 0.4);
-const json = process.argv.includes("--json");
+// BENCH_SLICE does not apply: each cell times single calls.
+const { seconds: SECONDS, warmup: WARMUP } = readSettings({ seconds: 0.05, warmup: 0.4, slice: 0.05 });
 
 const FORMATS: CompressionFormat[] = ["gzip", "deflate", "deflate-raw"];
 const KiB = 1024;
@@ -189,13 +192,13 @@ function sizeLabel(size: number): string {
   return size >= MiB ? `${size / MiB} MiB` : size >= KiB ? `${size / KiB} KiB` : `${size} B`;
 }
 
-const awake = process.env.BENCH_KEEP_AWAKE === "1" ? await keepAwake() : 0;
+const awake = await startSpinners();
 const all: { format: CompressionFormat; fixedUs: number; syncFixedUs: number; results: Result[] }[] = [];
 for (const format of FORMATS) all.push({ format, ...(await measureFormat(format)) });
 killChildren();
 
-if (json) {
-  console.log(JSON.stringify({ runtime, version: runtimeVersion(), formats: all }));
+if (jsonOutput) {
+  printJson({ runtime, version: runtimeVersion(), formats: all });
 } else {
   const extra = awake > 0 ? `, ${awake} keep-awake loops` : "";
   console.log(`compression on ${runtime} ${runtimeVersion()} (${SECONDS}s per operation and cell${extra})`);

@@ -12,15 +12,14 @@
  *
  * Env: BENCH_SECONDS=1.5 (measured seconds per size), BENCH_WARMUP=0.3, BENCH_SLICE=0.05
  */
-import process from "node:process";
 import * as zlib from "node:zlib";
 import { crc32 } from "../src/wire/crc32.ts";
-import { envNumber, median, runtime, runtimeVersion } from "./common.ts";
+import { median } from "./harness/medians.ts";
+import { jsonOutput, printJson } from "./harness/output.ts";
+import { runtime, runtimeVersion } from "./harness/runtime.ts";
+import { readSettings } from "./harness/settings.ts";
 
-const SECONDS = envNumber(process.env.BENCH_SECONDS, 1.5);
-const WARMUP = envNumber(process.env.BENCH_WARMUP, 0.3);
-const SLICE = envNumber(process.env.BENCH_SLICE, 0.05);
-const json = process.argv.includes("--json");
+const { seconds: SECONDS, warmup: WARMUP, slice: SLICE } = readSettings({ seconds: 1.5, warmup: 0.3, slice: 0.05 });
 
 // ---- the compared implementations -------------------------------------------------
 
@@ -139,8 +138,8 @@ function measureSize(size: number): Result[] {
 const results = [...measureSize(1024 * 1024), ...measureSize(64)];
 if (sink === 0.5) console.log(sink); // keep the results alive
 
-if (json) {
-  console.log(JSON.stringify({ runtime, version: runtimeVersion(), results }));
+if (jsonOutput) {
+  printJson({ runtime, version: runtimeVersion(), results });
 } else {
   console.log(`crc32 on ${runtime} ${runtimeVersion()} (${SECONDS}s per size, slices of ${SLICE}s)`);
   console.log("size     implementation          MB/s   x simple");

@@ -16,6 +16,12 @@
  * to completion, in a 0.1 us histogram. "cpu us/call" is process CPU time (all threads)
  * from /proc, client and server.
  *
+ *   raw               reference/raw_echo_client.ts against servers/raw_echo.ts: 48-byte
+ *                     frames, N in flight, one coalesced write per read
+ *   weft-nonblocking  `await conn.request(1, 32 bytes, { nonBlocking: true })` in N lanes,
+ *                     served by servers/weft_tcp.ts's echo handler
+ *   weft-blocking     the same without nonBlocking (qrpc's default)
+ *
  * Env:
  *   BENCH_SECONDS=3     measured seconds per row
  *   BENCH_WARMUP=1      warm-up seconds per row
@@ -30,151 +36,90 @@
  *   BENCH_ONLY=weft-nonblocking:64,raw:64            run only these rows (for profiling)
  *   BENCH_CHILD_FLAGS="--cpu-prof --cpu-prof-dir=D"  extra runtime flags for the servers
  */
-import process from "node:process";
 import type { Connection } from "../mod.ts";
-import { loadAdapter } from "./adapter.ts";
-import {
-  ECHO_CMD,
-  HOST,
-  killChildren,
-  makePayload,
-  PAYLOAD_SIZE,
-  runtime,
-  runtimeVersion,
-  type ServerChild,
-  startServer,
-  runBench,
-} from "./common.ts";
-import { openRaw } from "./raw_client.ts";
-import {
-  applyOnly,
-  LaneRunner,
-  log,
-  MANY,
-  measurePlan,
-  pinProcesses,
-  type Plan,
-  RawRunner,
-  ROUNDS,
-  type Runner,
-  SECONDS,
-  startSpinners,
-  startWatchdog,
-  table,
-  WARMUP,
-} from "./unary_harness.ts";
+import { loadAdapter } from "./harness/adapters.ts";
+import { addRatios, callPlan, callRunner, type CallRow, callTable, CPU_NOTE, findRow } from "./harness/calls.ts";
+import { connectionTarget, LaneClient } from "./harness/lanes.ts";
+import { jsonOutput, pct, printJson, runConditions, runtimeLabel, times, verdict } from "./harness/output.ts";
+import { measureRounds } from "./harness/rounds.ts";
+import { HOST, runtime, runtimeVersion } from "./harness/runtime.ts";
+import { socketBench } from "./harness/session.ts";
+import { MANY, readSettings, SOCKET_DEFAULTS } from "./harness/settings.ts";
+import { ECHO_CMD, makePayload, PAYLOAD_SIZE } from "./harness/wire.ts";
+import { openRawEcho } from "./reference/raw_echo_client.ts";
 
-export type { Row } from "./unary_harness.ts";
-
-const json = process.argv.includes("--json");
-
+const settings = readSettings(SOCKET_DEFAULTS);
 const PAYLOAD = makePayload();
 const NON_BLOCKING = { nonBlocking: true } as const;
+const MODES = ["raw", "weft-nonblocking", "weft-blocking"];
 
-/** A weft row: `await conn.request()` per call, nonBlocking or blocking (qrpc's default). */
-function weftRunner(conn: Connection, inFlight: number, mode: string, serverPid: number | undefined): Runner {
+/** A weft row's lanes: `await conn.request()` per call, nonBlocking or blocking (qrpc's default). */
+function weftClient(conn: Connection, inFlight: number, mode: string, serverPid: number | undefined): LaneClient {
   const options = mode === "weft-nonblocking" ? NON_BLOCKING : undefined;
-  return new LaneRunner(mode, inFlight, conn, async () => {
+  return new LaneClient(mode, inFlight, async () => {
     const response = await conn.request(ECHO_CMD, PAYLOAD, options);
     if (response.payload.length !== PAYLOAD_SIZE) throw new Error(`bad echo: ${response.payload.length} bytes`);
-  }, serverPid);
+  }, connectionTarget(conn), serverPid);
 }
 
-// ---- main -----------------------------------------------------------------------------
-
-async function main(): Promise<void> {
-  const started = Date.now();
-  // Whatever happens, the run ends: every row is bounded, and this is the backstop.
-  const watchdog = startWatchdog(6);
-
-  const servers: ServerChild[] = [];
-  try {
-    const { connect } = await loadAdapter();
-    const spinners = await startSpinners();
-    const [rawServer, weftServer] = await Promise.all([
-      startServer("raw_echo_server.ts"),
-      startServer("weft_server.ts"),
-    ]);
-    servers.push(rawServer, weftServer);
-    const pinned = await pinProcesses(servers);
-    log(
-      `${runtime} ${runtimeVersion()}: raw echo server pid ${rawServer.pid} port ${rawServer.port}, ` +
-        `weft server pid ${weftServer.pid} port ${weftServer.port}; warm-up ${WARMUP} s, measure ${SECONDS} s per row` +
-        (spinners > 0 ? `; ${spinners} SCHED_IDLE spinners keep the CPUs awake` : "") +
-        (pinned ? "; client pinned to CPU 0, servers to CPU 1" : ""),
-    );
-
-    const plan: Plan = applyOnly([
-      ["raw", 1],
-      ["weft-nonblocking", 1],
-      ["weft-blocking", 1],
-      ["raw", MANY],
-      ["weft-nonblocking", MANY],
-      ["weft-blocking", MANY],
-    ]);
-    const open = async (mode: string, inFlight: number): Promise<Runner> =>
-      mode === "raw"
-        ? new RawRunner(await openRaw(rawServer.port), inFlight, rawServer.pid)
-        : weftRunner(await connect({ hostname: HOST, port: weftServer.port }), inFlight, mode, weftServer.pid);
-    // With BENCH_ROUNDS > 1 the whole plan repeats and each number is the median over rounds.
-    const rows = await measurePlan(plan, open);
-
-    const target = runtime === "deno" ? 0.3 : 0.5;
-    const ratioOf = (mode: string, inFlight: number) =>
-      rows.find((r) => r.mode === mode && r.inFlight === inFlight)?.ratio ?? null;
-    const oneP50 = rows.find((r) => r.mode === "weft-nonblocking" && r.inFlight === 1)?.p50Ratio ?? null;
-    const manyRatio = ratioOf("weft-nonblocking", MANY);
-    const checks = {
-      manyRatio,
-      manyRatioBlocking: ratioOf("weft-blocking", MANY),
-      manyTarget: target,
-      manyMet: manyRatio === null ? null : manyRatio >= target,
-      oneP50Ratio: oneP50,
-      oneP50RatioBlocking: rows.find((r) => r.mode === "weft-blocking" && r.inFlight === 1)?.p50Ratio ?? null,
-      oneTarget: 1.5,
-      oneMet: oneP50 === null ? null : oneP50 <= 1.5,
-    };
-
-    if (json) {
-      console.log(JSON.stringify({
-        runtime,
-        version: runtimeVersion(),
-        seconds: SECONDS,
-        warmup: WARMUP,
-        payloadBytes: PAYLOAD_SIZE,
-        many: MANY,
-        rounds: ROUNDS,
-        keepAwake: spinners,
-        pinned,
-        rows,
-        checks,
-        elapsedSeconds: (Date.now() - started) / 1000,
-      }));
-    } else {
-      const pct = (x: number | null) => (x === null ? "n/a" : `${(x * 100).toFixed(0)}%`);
-      const verdict = (met: boolean | null) => (met === null ? "" : met ? " -> met" : " -> NOT met");
-      console.log(
-        `\nunary, ${PAYLOAD_SIZE} B payload, ${runtime} ${runtimeVersion()} ` +
-          `(${SECONDS} s per row, one connection per row${ROUNDS > 1 ? `, median of ${ROUNDS} rounds` : ""}` +
-          `${spinners > 0 ? ", CPUs kept awake" : ""}${pinned ? ", pinned" : ""})`,
-      );
-      console.log(table(rows));
-      console.log("(cpu us/call c+s: CPU time per call of the client process + the server process, all threads)");
-      console.log(
-        `${MANY} in flight: weft/raw = ${pct(checks.manyRatio)} (target 50% on Bun/Node, 30% on Deno)` +
-          `${verdict(checks.manyMet)} [nonBlocking; blocking: ${pct(checks.manyRatioBlocking)}]`,
-      );
-      const x = (r: number | null) => (r === null ? "n/a" : `${r.toFixed(2)}x`);
-      console.log(
-        `1 in flight: p50 weft/raw = ${x(checks.oneP50Ratio)} (target <= 1.5x)` +
-          `${verdict(checks.oneMet)} [nonBlocking; blocking: ${x(checks.oneP50RatioBlocking)}]`,
-      );
+await socketBench({
+  settings,
+  watchdog: { rows: 2 * MODES.length, slackSeconds: 12 },
+  servers: { raw: "servers/raw_echo.ts", weft: "servers/weft_tcp.ts" },
+}, async ({ servers: { raw, weft }, spinners, pinned, elapsedSeconds }) => {
+  const { connect } = await loadAdapter();
+  const plan = callPlan(MODES, async (mode, inFlight) => {
+    if (mode === "raw") {
+      const client = await openRawEcho(raw.port, inFlight, raw.pid);
+      return callRunner(mode, inFlight, client, () => ({ framesPerRead: client.tally.ops / client.reads }));
     }
-  } finally {
-    watchdog.clear();
-    await Promise.all(servers.map((server) => server.stop()));
-    killChildren();
-  }
-}
+    const conn = await connect({ hostname: HOST, port: weft.port });
+    return callRunner(mode, inFlight, weftClient(conn, inFlight, mode, weft.pid));
+  });
+  // With BENCH_ROUNDS > 1 the whole plan repeats and each number is the median over rounds.
+  const rows: CallRow[] = await measureRounds(plan, settings, "callsPerSec", "serverCpuUs");
+  addRatios(rows);
 
-await runBench(main);
+  const target = runtime === "deno" ? 0.3 : 0.5;
+  const oneP50 = findRow(rows, "weft-nonblocking", 1)?.p50Ratio ?? null;
+  const manyRatio = findRow(rows, "weft-nonblocking", MANY)?.ratio ?? null;
+  const checks = {
+    manyRatio,
+    manyRatioBlocking: findRow(rows, "weft-blocking", MANY)?.ratio ?? null,
+    manyTarget: target,
+    manyMet: manyRatio === null ? null : manyRatio >= target,
+    oneP50Ratio: oneP50,
+    oneP50RatioBlocking: findRow(rows, "weft-blocking", 1)?.p50Ratio ?? null,
+    oneTarget: 1.5,
+    oneMet: oneP50 === null ? null : oneP50 <= 1.5,
+  };
+
+  if (jsonOutput) {
+    printJson({
+      runtime,
+      version: runtimeVersion(),
+      seconds: settings.seconds,
+      warmup: settings.warmup,
+      payloadBytes: PAYLOAD_SIZE,
+      many: MANY,
+      rounds: settings.rounds,
+      keepAwake: spinners,
+      pinned,
+      rows,
+      checks,
+      elapsedSeconds: elapsedSeconds(),
+    });
+    return;
+  }
+  console.log(`\nunary, ${PAYLOAD_SIZE} B payload, ${runtimeLabel()} ${runConditions(settings, spinners, pinned)}`);
+  console.log(callTable(rows));
+  console.log(CPU_NOTE);
+  console.log(
+    `${MANY} in flight: weft/raw = ${pct(checks.manyRatio)} (target 50% on Bun/Node, 30% on Deno)` +
+      `${verdict(checks.manyMet)} [nonBlocking; blocking: ${pct(checks.manyRatioBlocking)}]`,
+  );
+  console.log(
+    `1 in flight: p50 weft/raw = ${times(checks.oneP50Ratio)} (target <= 1.5x)` +
+      `${verdict(checks.oneMet)} [nonBlocking; blocking: ${times(checks.oneP50RatioBlocking)}]`,
+  );
+});

@@ -1,5 +1,5 @@
 /**
- * The streaming ceiling's server, with this runtime's own socket API on 127.0.0.1, port 0.
+ * The raw streaming ceiling's server (stream), with this runtime's own socket API on 127.0.0.1, port 0.
  * A request frame (any id, payload: u32 count n) starts a stream: n pre-encoded 48-byte
  * frames (16 B header + 32 B payload, flags Stream 0x01, the request's id), then an end
  * frame (StreamEnd 0x02, empty). A reset frame (StreamRst 0x04) for a running stream
@@ -8,31 +8,29 @@
  * its running streams, and honours backpressure (Bun: write()'s count + `drain`; Node:
  * write() false + `drain`; Deno: awaited writes). Prints `PORT <n>`; exits with its parent.
  *
- *   bun bench/raw_stream_server.ts | deno run -A bench/raw_stream_server.ts
- *   node --import tsx bench/raw_stream_server.ts
+ *   bun bench/servers/raw_stream.ts | deno run -A bench/servers/raw_stream.ts
+ *   node --import tsx bench/servers/raw_stream.ts
  */
+import { announcePort, exitWithParent } from "../harness/children.ts";
+import { HOST, runtime } from "../harness/runtime.ts";
 import {
-  announcePort,
-  exitWithParent,
+  FLAG_END,
+  FLAG_RST,
+  FLAG_STREAM,
   FRAME_SIZE,
   HEADER_SIZE,
-  HOST,
   makePayload,
   PAYLOAD_SIZE,
   readU32,
-  runtime,
   STREAM_CMD,
   writeHeader,
-} from "./common.ts";
-import { FrameScanner } from "./raw_frames.ts";
+} from "../harness/wire.ts";
+import { FrameScanner } from "../reference/frame_scanner.ts";
 
 // deno-lint-ignore no-explicit-any
 const g = globalThis as any;
 
 const BLOCK_FRAMES = 1024;
-const FLAG_STREAM = 0x01;
-const FLAG_END = 0x02;
-const FLAG_RST = 0x04;
 const PAYLOAD = makePayload();
 
 interface Stream {

@@ -1,26 +1,26 @@
 /**
- * websocket.ts's reference client: keeps N 32-byte binary messages in flight on one
- * WebSocket, with the same WebSocket client class weft's client uses on this runtime (see
- * ws_adapter.ts's weftClientWebSocket) and the same standard API
+ * The websocket bench's reference client (its `raw` rows): keeps N 32-byte binary messages
+ * in flight on one WebSocket to servers/raw_websocket_echo.ts, with the same WebSocket
+ * client class weft's client uses on this runtime (see harness/adapters.ts's
+ * clientWebSocket) and the same standard API
  * (`binaryType = "arraybuffer"`, `addEventListener("message")`, `send`). Each message
  * carries a u32 counter in its first 4 bytes; replies are checked in order (the echo is
  * FIFO), timed, and each one is answered at once with the next message, so N stay in flight.
  * No promises, no framing: the least work an RPC client over WebSocket could do.
  */
-import { CpuMeter, Histogram, makePayload, PAYLOAD_SIZE, readU32, withTimeout } from "./common.ts";
-import type { WebSocketConstructor, WebSocketLike } from "../src/transports/websocket_client.ts";
-import { type Row, rowOf, type Runner } from "./unary_harness.ts";
+import type { WebSocketConstructor, WebSocketLike } from "../../src/transports/websocket_client.ts";
+import type { Histogram } from "../harness/histogram.ts";
+import { type Client, Tally } from "../harness/tally.ts";
+import { withTimeout } from "../harness/watchdog.ts";
+import { makePayload, PAYLOAD_SIZE, readU32 } from "../harness/wire.ts";
 
 const PAYLOAD = makePayload();
 const OPEN = 1;
 
-export class RawWsRunner implements Runner {
-  readonly mode = "raw";
-  readonly hist = new Histogram();
-  calls = 0;
-  seconds = 0;
+export class RawWebSocketClient implements Client {
+  readonly tally: Tally;
+  readonly #hist: Histogram;
   readonly #socket: WebSocketLike;
-  readonly #cpu: CpuMeter;
   #sendTimes: Float64Array;
   #nextId = 0;
   #expectId = 0;
@@ -35,7 +35,8 @@ export class RawWsRunner implements Runner {
   private constructor(socket: WebSocketLike, readonly inFlight: number, serverPid: number | undefined) {
     this.#socket = socket;
     this.#sendTimes = new Float64Array(inFlight);
-    this.#cpu = new CpuMeter(serverPid);
+    this.tally = new Tally(serverPid);
+    this.#hist = this.tally.hist;
     socket.addEventListener("message", (event) => this.#onMessage(event.data));
     socket.addEventListener("close", (event) => this.#fail(new Error(`raw ws: closed with code ${event.code}`)));
     socket.addEventListener("error", () => this.#fail(new Error("raw ws: socket error")));
@@ -47,7 +48,7 @@ export class RawWsRunner implements Runner {
     WebSocketClass: WebSocketConstructor,
     inFlight: number,
     serverPid: number | undefined,
-  ): Promise<RawWsRunner> {
+  ): Promise<RawWebSocketClient> {
     const socket = new WebSocketClass(url);
     socket.binaryType = "arraybuffer";
     await withTimeout(
@@ -59,7 +60,7 @@ export class RawWsRunner implements Runner {
       `raw ws: no connection to ${url} within 10 s`,
       () => socket.close(),
     );
-    return new RawWsRunner(socket, inFlight, serverPid);
+    return new RawWebSocketClient(socket, inFlight, serverPid);
   }
 
   async run(ms: number): Promise<void> {
@@ -73,13 +74,14 @@ export class RawWsRunner implements Runner {
       this.#done = resolve;
       this.#failed = reject;
     });
-    this.#cpu.start();
+    const tally = this.tally;
+    tally.cpu.start();
     for (let i = 0; i < this.inFlight; i++) this.#send(start);
     // Bounded: the phase ends by itself at the deadline; a stalled server fails it.
     await withTimeout(done, ms + 10_000, `raw ws stalled (${this.#completed} calls done)`, () => this.#socket.close());
-    this.#cpu.stop();
-    this.calls += this.#completed;
-    this.seconds += (this.#lastCompletion - start) / 1000;
+    tally.cpu.stop();
+    tally.ops += this.#completed;
+    tally.seconds += (this.#lastCompletion - start) / 1000;
   }
 
   #send(now: number): void {
@@ -108,7 +110,7 @@ export class RawWsRunner implements Runner {
     const id = readU32(bytes, 0);
     if (id !== this.#expectId) return this.#fail(new Error(`raw ws: expected message ${this.#expectId}, got ${id}`));
     this.#expectId = (id + 1) >>> 0;
-    this.hist.add(now - this.#sendTimes[id % this.inFlight]);
+    this.#hist.add(now - this.#sendTimes[id % this.inFlight]);
     this.#completed++;
     this.#lastCompletion = now;
     if (this.#active && now >= this.#deadline) this.#active = false;
@@ -129,13 +131,7 @@ export class RawWsRunner implements Runner {
   }
 
   reset(): void {
-    this.hist.reset();
-    this.#cpu.reset();
-    this.calls = this.seconds = 0;
-  }
-
-  row(): Row {
-    return rowOf(this.mode, this.inFlight, this.calls, this.seconds, this.hist, this.#cpu);
+    this.tally.reset();
   }
 
   close(): Promise<void> {

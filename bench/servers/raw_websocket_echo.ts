@@ -1,14 +1,15 @@
 /**
- * websocket.ts's reference server: a plain WebSocket echo on 127.0.0.1, port 0, with this
+ * The websocket bench's reference server: a plain WebSocket echo on 127.0.0.1, port 0, with this
  * runtime's own WebSocket server: `Bun.serve`'s websocket handler, `Deno.upgradeWebSocket`
  * under `Deno.serve`, the `ws` package's WebSocketServer on Node. Every binary message goes
  * straight back as one binary message; no framing, no Hono. Prints `PORT <n>` and exits when
  * its parent does (stdin EOF).
  *
- *   bun bench/raw_ws_echo_server.ts | deno run -A bench/raw_ws_echo_server.ts
- *   node --import tsx bench/raw_ws_echo_server.ts
+ *   bun bench/servers/raw_websocket_echo.ts | deno run -A bench/servers/raw_websocket_echo.ts
+ *   node --import tsx bench/servers/raw_websocket_echo.ts
  */
-import { announcePort, exitWithParent, HOST, runtime } from "./common.ts";
+import { announcePort, exitWithParent } from "../harness/children.ts";
+import { HOST, runtime } from "../harness/runtime.ts";
 
 // deno-lint-ignore no-explicit-any
 const g = globalThis as any;

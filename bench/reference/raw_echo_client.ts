@@ -1,25 +1,23 @@
 /**
- * The ceiling's client: keeps N 48-byte frames in flight on one raw TCP connection, with
- * this runtime's own socket API. It does the work an RPC client must: it parses the
- * returned byte stream into frames (length field checked, ids matched in order, frames
- * split across reads reassembled), times each one, and answers each batch of completions
- * with one coalesced write of as many new frames.
+ * The raw TCP ceiling's client (the `raw` rows of unary and typed): keeps N 48-byte frames
+ * in flight on one raw TCP connection to servers/raw_echo.ts, with this runtime's own socket
+ * API. It does the work an RPC client must: it parses the returned byte stream into frames
+ * (length field checked, ids matched in order, frames split across reads reassembled),
+ * times each one, and answers each batch of completions with one coalesced write of as
+ * many new frames.
  */
-import { FRAME_SIZE, HOST, Histogram, LENGTH_FIELD, runtime, withTimeout, writeBenchFrame } from "./common.ts";
+import type { Histogram } from "../harness/histogram.ts";
+import { HOST, runtime } from "../harness/runtime.ts";
+import { type Client, Tally } from "../harness/tally.ts";
+import { withTimeout } from "../harness/watchdog.ts";
+import { FRAME_SIZE, LENGTH_FIELD, writeBenchFrame } from "../harness/wire.ts";
 
 // deno-lint-ignore no-explicit-any
 const g = globalThis as any;
 
-export interface PhaseResult {
-  calls: number;
-  seconds: number;
-  /** Reads that completed frames. */
-  reads: number;
-}
-
 /** Socket-independent engine: parsing, timing, refilling. */
 class RawEngine {
-  readonly hist = new Histogram();
+  readonly hist: Histogram;
   #inFlight = 1;
   #sendTimes = new Float64Array(1);
   #nextId = 0;
@@ -36,6 +34,10 @@ class RawEngine {
   #failed: ((error: Error) => void) | null = null;
   /** Set once the socket failed: every later phase fails at once. */
   error: Error | null = null;
+
+  constructor(hist: Histogram) {
+    this.hist = hist;
+  }
 
   /** Starts a phase: returns the first batch to write; `done` settles when it has drained. */
   start(inFlight: number, ms: number, now: number): { batch: Uint8Array; done: Promise<void> } {
@@ -136,18 +138,19 @@ class RawEngine {
   }
 }
 
-/** One raw connection on this runtime's socket API. */
-export interface RawConnection {
+/** One raw connection on this runtime's socket API, keeping `inFlight` frames in flight. */
+export abstract class RawEchoClient implements Client {
+  readonly tally: Tally;
   readonly engine: RawEngine;
-  /** Runs `ms` of calls at `inFlight`, waits until they have all come back. */
-  run(inFlight: number, ms: number): Promise<PhaseResult>;
-  close(): void;
-}
-
-abstract class RawBase implements RawConnection {
-  readonly engine = new RawEngine();
+  /** Socket reads that completed frames, over the measured slices: calls / reads is the echo's batching. */
+  reads = 0;
   protected abstract send(bytes: Uint8Array): void;
-  abstract close(): void;
+  protected abstract closeSocket(): void;
+
+  constructor(readonly inFlight: number, serverPid: number | undefined) {
+    this.tally = new Tally(serverPid);
+    this.engine = new RawEngine(this.tally.hist);
+  }
 
   protected onChunk(chunk: Uint8Array): void {
     let reply: Uint8Array | null;
@@ -155,33 +158,45 @@ abstract class RawBase implements RawConnection {
       reply = this.engine.onChunk(chunk, performance.now());
     } catch (error) {
       this.engine.fail(error as Error);
-      this.close();
+      this.closeSocket();
       return;
     }
     if (reply !== null) this.send(reply);
   }
 
-  async run(inFlight: number, ms: number): Promise<PhaseResult> {
+  /** Runs `ms` of calls and waits until they have all come back; the CPU metered around it. */
+  async run(ms: number): Promise<void> {
+    const tally = this.tally;
+    tally.cpu.start();
     const start = performance.now();
-    const { batch, done } = this.engine.start(inFlight, ms, start);
+    const { batch, done } = this.engine.start(this.inFlight, ms, start);
     this.send(batch);
     // Bounded: the phase ends by itself at the deadline; a stalled server fails it.
-    await withTimeout(done, ms + 10_000, `raw echo stalled (${this.engine.completed} calls done)`, () => this.close());
-    return {
-      calls: this.engine.completed,
-      seconds: (this.engine.lastCompletion - start) / 1000,
-      reads: this.engine.reads,
-    };
+    await withTimeout(done, ms + 10_000, `raw echo stalled (${this.engine.completed} calls done)`, () => this.closeSocket());
+    tally.cpu.stop();
+    tally.ops += this.engine.completed;
+    tally.seconds += (this.engine.lastCompletion - start) / 1000;
+    this.reads += this.engine.reads;
+  }
+
+  reset(): void {
+    this.tally.reset();
+    this.reads = 0;
+  }
+
+  close(): Promise<void> {
+    this.closeSocket();
+    return Promise.resolve();
   }
 }
 
-class BunRaw extends RawBase {
+class BunRaw extends RawEchoClient {
   // deno-lint-ignore no-explicit-any
   socket: any = null;
   #tail: Uint8Array | null = null;
 
-  static async open(port: number): Promise<BunRaw> {
-    const raw = new BunRaw();
+  static async open(port: number, inFlight: number, serverPid: number | undefined): Promise<BunRaw> {
+    const raw = new BunRaw(inFlight, serverPid);
     raw.socket = await g.Bun.connect({
       hostname: HOST,
       port,
@@ -217,20 +232,20 @@ class BunRaw extends RawBase {
     this.send(tail);
   }
 
-  close(): void {
+  protected closeSocket(): void {
     this.socket?.terminate();
   }
 }
 
-class DenoRaw extends RawBase {
+class DenoRaw extends RawEchoClient {
   // deno-lint-ignore no-explicit-any
   conn: any = null;
   #writing = false;
   #pending: Uint8Array[] = [];
   #closed = false;
 
-  static async open(port: number): Promise<DenoRaw> {
-    const raw = new DenoRaw();
+  static async open(port: number, inFlight: number, serverPid: number | undefined): Promise<DenoRaw> {
+    const raw = new DenoRaw(inFlight, serverPid);
     raw.conn = await g.Deno.connect({ hostname: HOST, port, transport: "tcp" });
     raw.conn.setNoDelay(true);
     raw.#readLoop();
@@ -287,7 +302,7 @@ class DenoRaw extends RawBase {
     this.#writing = false;
   }
 
-  close(): void {
+  protected closeSocket(): void {
     if (this.#closed) return;
     this.#closed = true;
     try {
@@ -298,13 +313,13 @@ class DenoRaw extends RawBase {
   }
 }
 
-class NodeRaw extends RawBase {
+class NodeRaw extends RawEchoClient {
   // deno-lint-ignore no-explicit-any
   socket: any = null;
 
-  static async open(port: number): Promise<NodeRaw> {
+  static async open(port: number, inFlight: number, serverPid: number | undefined): Promise<NodeRaw> {
     const net = await import("node:net");
-    const raw = new NodeRaw();
+    const raw = new NodeRaw(inFlight, serverPid);
     const socket = net.connect({ host: HOST, port });
     await new Promise<void>((resolve, reject) => {
       socket.once("connect", resolve);
@@ -322,13 +337,14 @@ class NodeRaw extends RawBase {
     this.socket.write(bytes);
   }
 
-  close(): void {
+  protected closeSocket(): void {
     this.socket?.destroy();
   }
 }
 
-export function openRaw(port: number): Promise<RawConnection> {
-  if (runtime === "bun") return BunRaw.open(port);
-  if (runtime === "deno") return DenoRaw.open(port);
-  return NodeRaw.open(port);
+/** Connects to the raw echo on `port`, on this runtime's socket API. */
+export function openRawEcho(port: number, inFlight: number, serverPid: number | undefined): Promise<RawEchoClient> {
+  if (runtime === "bun") return BunRaw.open(port, inFlight, serverPid);
+  if (runtime === "deno") return DenoRaw.open(port, inFlight, serverPid);
+  return NodeRaw.open(port, inFlight, serverPid);
 }

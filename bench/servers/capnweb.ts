@@ -1,17 +1,18 @@
 /**
- * websocket.ts's capnweb server: a capnweb RpcTarget whose `echo(bytes)` returns its
+ * The websocket bench's capnweb server: a capnweb RpcTarget whose `echo(bytes)` returns its
  * argument, served over WebSocket with capnweb's own session API on 127.0.0.1, port 0:
  * `newBunWebSocketRpcHandler` under `Bun.serve` on Bun, `newWebSocketRpcSession` on the
  * socket of `Deno.upgradeWebSocket` on Deno and of the `ws` package's WebSocketServer on
  * Node (as capnweb's README sets them up). Prints `PORT <n>` and exits when its parent does
  * (stdin EOF).
  *
- *   bun bench/capnweb_server.ts | deno run -A bench/capnweb_server.ts
- *   node --import tsx bench/capnweb_server.ts
+ *   bun bench/servers/capnweb.ts | deno run -A bench/servers/capnweb.ts
+ *   node --import tsx bench/servers/capnweb.ts
  */
 import * as capnweb from "capnweb";
-import { announcePort, exitWithParent, HOST, runtime } from "./common.ts";
-import { withGlobalWebSocket } from "./capnweb_client.ts";
+import { announcePort, exitWithParent } from "../harness/children.ts";
+import { HOST, runtime } from "../harness/runtime.ts";
+import { withGlobalWebSocket } from "../reference/capnweb_client.ts";
 
 // deno-lint-ignore no-explicit-any
 const g = globalThis as any;

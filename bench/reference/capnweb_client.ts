@@ -1,12 +1,12 @@
 /**
- * websocket.ts's capnweb client: a capnweb WebSocket session (`newWebSocketRpcSession` on an
- * open socket of the WebSocket class websocket.ts gives it: the one weft's client uses on this
- * runtime) whose main stub is capnweb_server.ts's EchoApi.
+ * The websocket bench's capnweb client: a capnweb WebSocket session (`newWebSocketRpcSession`
+ * on an open socket of the WebSocket class the bench gives it: the one weft's client uses on
+ * this runtime) whose main stub is servers/capnweb.ts's EchoApi.
  */
 import * as capnweb from "capnweb";
 import { WebSocket as WsWebSocket } from "ws";
-import type { WebSocketConstructor, WebSocketLike } from "../src/transports/websocket_client.ts";
-import { withTimeout } from "./common.ts";
+import type { WebSocketConstructor, WebSocketLike } from "../../src/transports/websocket_client.ts";
+import { withTimeout } from "../harness/watchdog.ts";
 
 /**
  * Runs `fn` with a global WebSocket: capnweb reads `WebSocket.CONNECTING` when it wraps a

@@ -1,13 +1,14 @@
 /**
- * The ceiling's server: a plain TCP echo on 127.0.0.1, port 0, written the most
+ * The raw TCP ceiling's server (unary, typed, and stream's 1 MiB echo): a plain TCP echo on 127.0.0.1, port 0, written the most
  * straightforward fast way with this runtime's own socket API. It echoes bytes as they
  * arrive (no framing): the client does the parsing. Prints `PORT <n>` and exits when its
  * parent does (stdin EOF).
  *
- *   bun bench/raw_echo_server.ts | deno run -A bench/raw_echo_server.ts
- *   node --import tsx bench/raw_echo_server.ts
+ *   bun bench/servers/raw_echo.ts | deno run -A bench/servers/raw_echo.ts
+ *   node --import tsx bench/servers/raw_echo.ts
  */
-import { announcePort, exitWithParent, HOST, runtime } from "./common.ts";
+import { announcePort, exitWithParent } from "../harness/children.ts";
+import { HOST, runtime } from "../harness/runtime.ts";
 
 // deno-lint-ignore no-explicit-any
 const g = globalThis as any;

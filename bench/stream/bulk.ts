@@ -1,0 +1,65 @@
+/**
+ * The stream bench's second part: a 1 MiB unary echo (BENCH_BULK_SIZE) at 1 and at
+ * BENCH_BULK_INFLIGHT calls in flight on one connection.
+ *   weft  `conn.request(1, oneMiB, { nonBlocking: true })` in lanes, echoed by
+ *         servers/weft_tcp.ts's cmd-1 handler.
+ *   raw   reference/raw_bulk_client.ts: a 16-byte header then the payload, echoed byte for
+ *         byte by servers/raw_echo.ts, each frame read back whole before the call counts.
+ * MiB/s is per direction (each call moves the payload each way).
+ */
+import type { Runner } from "../harness/interleave.ts";
+import { connectionTarget, LaneClient } from "../harness/lanes.ts";
+import { pct, verdict } from "../harness/output.ts";
+import type { Client } from "../harness/tally.ts";
+import { ECHO_CMD } from "../harness/wire.ts";
+import { RawBulkClient } from "../reference/raw_bulk_client.ts";
+import { bulkTable, type Mode, type Row, runnerOf, type Targets } from "./rows.ts";
+import { BULK_SIZE, MiB } from "./settings.ts";
+
+/** Target of weft/raw, at each in-flight count. */
+export const BULK_TARGET = 0.7;
+
+const NON_BLOCKING = { nonBlocking: true } as const;
+
+function makeBulk(): Uint8Array {
+  const bytes = new Uint8Array(BULK_SIZE);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 31 + 7) & 0xff;
+  return bytes;
+}
+
+const BULK = makeBulk();
+
+/** Opens one row's client, on a connection of its own. */
+export async function openBulkRow(mode: Mode, inFlight: number, targets: Targets): Promise<Runner<Row>> {
+  let client: Client;
+  if (mode === "raw") {
+    client = await RawBulkClient.open(targets.raw!.port, inFlight, targets.raw!.pid, BULK);
+  } else {
+    const conn = await targets.weft();
+    const call = async () => {
+      const response = await conn.request(ECHO_CMD, BULK, NON_BLOCKING);
+      if (response.payload.length !== BULK_SIZE) throw new Error(`bad echo: ${response.payload.length} bytes`);
+    };
+    client = new LaneClient("weft 1 MiB echo", inFlight, call, connectionTarget(conn), targets.weftPid);
+  }
+  return runnerOf("1mib", mode, inFlight, client);
+}
+
+/** The check of the weft row at `n` in flight: weft/raw against the target. */
+export function bulkCheck(rows: Row[], n: number) {
+  const r = rows.find((x) => x.mode === "weft" && x.bench === "1mib" && x.concurrency === n);
+  const ratio = r?.ratio ?? null;
+  return { inFlight: n, ratio, met: ratio === null ? null : ratio >= BULK_TARGET };
+}
+
+/** The part's table and checks, as text. */
+export function printBulk(rows: Row[], checks: ReturnType<typeof bulkCheck>[], setting: string): void {
+  const size = BULK_SIZE === MiB ? "1 MiB" : `${BULK_SIZE} B`;
+  console.log(`\n${size} unary echo, ${setting}`);
+  console.log(bulkTable(rows));
+  console.log("(MiB/s each way: the payload goes out and comes back; cpu us/call c+s: client + server process)");
+  for (const c of checks) {
+    if (c.ratio === null) continue;
+    console.log(`${size}, ${c.inFlight} in flight: weft/raw = ${pct(c.ratio)} (target 70%)${verdict(c.met)}`);
+  }
+}
