@@ -4,18 +4,29 @@ import { HEADER_SIZE, MIN_LENGTH, readRequestId, readUint32, type RequestId } fr
 /** Called once per decoded frame. `payload` is a view: copy it to keep it past the chunk's life. */
 export type FrameHandler = (id: RequestId, flags: number, cmd: number, payload: Uint8Array) => void;
 
+/** The first buffer for a frame split across chunks whose length is not known yet. */
+const FIRST_PARTIAL = HEADER_SIZE;
+/** A split frame up to this size gets its whole buffer at once. */
+const SMALL_FRAME = 64 * 1024;
+
 /**
  * Turns a byte stream, chunk by chunk, into frames.
  *
  * Frames wholly inside a chunk are handed out as views into that chunk: no copy. A frame
- * split across chunks is assembled once, into a buffer of exactly its size, when its last
- * byte arrives; until then the decoder only keeps references to the pieces.
+ * split across chunks is copied, as its bytes arrive, into a buffer that ends up exactly
+ * its size. The work per received byte is the same however the bytes are chunked: a peer
+ * dripping one byte per packet costs one copy per byte, not a pass over what came before
+ * (keeping the pieces and walking them on every chunk made 3 KB/s cost 60 % of a core).
+ * Past 64 KiB the buffer grows by doubling, never beyond twice the bytes received, so a
+ * peer that announces a large frame and sends little of it holds little memory.
  */
 export class FrameDecoder {
   readonly maxFrameSize: number;
-  /** Pieces of a frame that is not complete yet. */
-  #pieces: Uint8Array[] = [];
-  #pieceBytes = 0;
+  /** The frame in progress: its first `#have` bytes; null when none. */
+  #partial: Uint8Array | null = null;
+  #have = 0;
+  /** Its full size (length field + 4), or 0 while the length field is incomplete. */
+  #total = 0;
 
   constructor(maxFrameSize: number) {
     this.maxFrameSize = maxFrameSize;
@@ -23,7 +34,7 @@ export class FrameDecoder {
 
   /** Bytes held for an incomplete frame. */
   get bufferedBytes(): number {
-    return this.#pieceBytes;
+    return this.#have;
   }
 
   /**
@@ -34,7 +45,7 @@ export class FrameDecoder {
    */
   decode(chunk: Uint8Array, onFrame: FrameHandler, maxFrames = Infinity): number {
     let offset = 0;
-    if (this.#pieceBytes > 0) {
+    if (this.#have > 0) {
       offset = this.#completePartial(chunk, onFrame);
       if (offset < 0) return chunk.length;
     }
@@ -54,8 +65,18 @@ export class FrameDecoder {
       );
       offset = frameEnd;
     }
-    if (offset < end) this.#keep(chunk.subarray(offset));
+    if (offset < end) this.#startPartial(chunk, offset);
     return end;
+  }
+
+  /** The start of a frame that the chunk does not finish: copied out, the chunk let go. */
+  #startPartial(chunk: Uint8Array, offset: number): void {
+    const rest = chunk.length - offset;
+    // The length field was checked by the loop when it is all here.
+    this.#total = rest >= 4 ? 4 + readUint32(chunk, offset) : 0;
+    this.#partial = new Uint8Array(this.#total === 0 ? FIRST_PARTIAL : this.#capacityFor(rest));
+    this.#partial.set(chunk.subarray(offset));
+    this.#have = rest;
   }
 
   /**
@@ -63,51 +84,50 @@ export class FrameDecoder {
    * that frame is complete and handed out, or -1 when the chunk was all swallowed.
    */
   #completePartial(chunk: Uint8Array, onFrame: FrameHandler): number {
-    if (this.#pieceBytes < 4) {
-      if (this.#pieceBytes + chunk.length < 4) {
-        this.#keep(chunk);
-        return -1;
-      }
+    let used = 0;
+    if (this.#total === 0) {
+      used = Math.min(4 - this.#have, chunk.length);
+      this.#append(chunk, 0, used);
+      if (this.#have < 4) return -1;
+      this.#total = 4 + this.#checkedLength(readUint32(this.#partial!, 0));
     }
-    const length = this.#checkedLength(this.#partialLength(chunk));
-    const total = 4 + length;
-    const missing = total - this.#pieceBytes;
-    if (chunk.length < missing) {
-      this.#keep(chunk);
+    const missing = this.#total - this.#have;
+    if (chunk.length - used < missing) {
+      this.#append(chunk, used, chunk.length - used);
       return -1;
     }
-    const frame = new Uint8Array(total);
-    let at = 0;
-    for (const piece of this.#pieces) {
-      frame.set(piece, at);
-      at += piece.length;
-    }
-    frame.set(chunk.subarray(0, missing), at);
-    this.#pieces = [];
-    this.#pieceBytes = 0;
+    this.#append(chunk, used, missing);
+    const frame = this.#partial!;
+    const total = this.#total;
+    this.#partial = null;
+    this.#have = this.#total = 0;
     onFrame(
       readRequestId(frame, 4),
       frame[12],
       (frame[13] << 16) | (frame[14] << 8) | frame[15],
-      frame.subarray(HEADER_SIZE),
+      frame.subarray(HEADER_SIZE, total),
     );
-    return missing;
+    return used + missing;
   }
 
-  /** The length field of the frame in progress, whose first bytes may span pieces and `next`. */
-  #partialLength(next: Uint8Array): number {
-    let length = 0;
-    let taken = 0;
-    for (const piece of this.#pieces) {
-      for (let i = 0; i < piece.length && taken < 4; i++, taken++) length = length * 256 + piece[i];
+  /** Copies `count` bytes of `chunk` from `from` onto the frame in progress. */
+  #append(chunk: Uint8Array, from: number, count: number): void {
+    const need = this.#have + count;
+    let partial = this.#partial!;
+    if (need > partial.length) {
+      const grown = new Uint8Array(this.#total === 0 ? need : this.#capacityFor(need));
+      grown.set(partial.subarray(0, this.#have));
+      this.#partial = partial = grown;
     }
-    for (let i = 0; taken < 4; i++, taken++) length = length * 256 + next[i];
-    return length;
+    partial.set(chunk.subarray(from, from + count), this.#have);
+    this.#have = need;
   }
 
-  #keep(piece: Uint8Array): void {
-    this.#pieces.push(piece);
-    this.#pieceBytes += piece.length;
+  /** Room for at least `need` bytes of the frame in progress: doubling, never past its size. */
+  #capacityFor(need: number): number {
+    const total = this.#total;
+    if (total <= SMALL_FRAME) return total;
+    return Math.min(total, Math.max(need, 2 * (this.#partial?.length ?? 0), SMALL_FRAME));
   }
 
   #checkedLength(length: number): number {
