@@ -305,21 +305,23 @@ describe("raw frames", () => {
     raw.close();
   });
 
-  test("malformed name prefixes: reset with invalid_argument (3), each; the connection serves on", async () => {
-    const raw = await RawSocket.connect(t.listener.port); // plain qrpc framing: resets carry no body
+  test("malformed name prefixes: reset with invalid_argument (3), each; a plain caller's connection then closes", async () => {
     const bad = [
       new Uint8Array(0), // no length byte
       new Uint8Array([0]), // a zero-length name
       concat(new Uint8Array([10]), text("abc")), // the name runs past the payload
     ];
-    let id = 3;
     for (const payload of bad) {
-      raw.write(frame(id, 0, NAME_CMD, payload));
-      expect(toHex(await raw.readFrame())).toBe(toHex(frame(id, 0x04, 3)));
-      id += 2;
+      // Plain qrpc framing: resets carry no body, and a qrpc caller cannot read one, so the
+      // server closes the connection after it (its caller fails instead of waiting forever).
+      const raw = await RawSocket.connect(t.listener.port);
+      raw.write(frame(3, 0, NAME_CMD, payload));
+      expect(toHex(await raw.readFrame())).toBe(toHex(frame(3, 0x04, 3)));
+      expect(await raw.waitClosed()).toBe(true);
     }
-    raw.write(frame(id, 0, NAME_CMD, prefixed("ok", "")));
-    expect(toHex(await raw.readFrame())).toBe(toHex(frame(id, 0, NAME_CMD, text('"ok"'))));
+    const raw = await RawSocket.connect(t.listener.port);
+    raw.write(frame(3, 0, NAME_CMD, prefixed("ok", "")));
+    expect(toHex(await raw.readFrame())).toBe(toHex(frame(3, 0, NAME_CMD, text('"ok"'))));
     raw.close();
     await stillServes();
   });
@@ -340,9 +342,11 @@ describe("raw frames", () => {
     raw.write(frame(3, 0x01, NAME_CMD, text("{nope")));
     expect(toHex(await raw.readFrame())).toBe(toHex(frame(3, 0x04, 3)));
     expect(handled).toEqual([5]);
-    raw.write(frame(5, 0, NAME_CMD, prefixed("ok", "")));
-    expect(str(parse(await raw.readFrame()).payload)).toBe('"ok"');
-    raw.close();
+    expect(await raw.waitClosed()).toBe(true); // a plain caller: see above
+    const other = await RawSocket.connect(t.listener.port);
+    other.write(frame(5, 0, NAME_CMD, prefixed("ok", "")));
+    expect(str(parse(await other.readFrame()).payload)).toBe('"ok"');
+    other.close();
   });
 
   test("a stream of items ended by an empty frame, as qrpc ends streams", async () => {

@@ -8,6 +8,7 @@ import { Cmd, type HandlerLog, installHandlers } from "./fixtures/handlers.ts";
 import { hex, str, text, toHex, until } from "./support/bytes.ts";
 import { fakePeer } from "./support/fake_peer.ts";
 import { RawSocket } from "./support/raw_socket.ts";
+import { rawWeftClient } from "./support/raw_weft.ts";
 import { adapter, overTcp } from "./support/runtime.ts";
 
 let server: Server;
@@ -71,18 +72,55 @@ describe("wire bytes", () => {
   });
 
   test("a control frame (0x80) with an opcode weft does not know is ignored", async () => {
-    const raw = await rawClient();
+    const { raw } = await rawWeftClient(port);
     raw.write(hex("0000000c 0000000000000000 80 000077"));
     raw.write(hex("0000000e 0000000000000005 00 000000 7875"));
     expect(toHex(await raw.readFrame()).slice(8, 40)).toBe("00000000000000050000000168656c6c");
     raw.close();
   });
 
-  test("an unknown cmd gets a reset with reason 12, and the connection serves on", async () => {
+  test("before a client shows weft, 0x80 is an unused bit as in qrpc: the request is served", async () => {
+    const raw = await rawClient();
+    raw.write(hex("0000000e 0000000000000003 80 000000 7875"));
+    expect(toHex(await raw.readFrame())).toBe("0000001a000000000000000300000001" + toHex(text("hello world xu")));
+    raw.write(hex("0000000d 0000000000000005 88 000002 7a")); // 0x80 with NonBlock
+    expect(toHex(await raw.readFrame())).toBe("0000000d0000000000000005000000027a");
+    raw.close();
+  });
+
+  test("0xC0 from a client that never answers HELLO: served as plain qrpc once handshakeTimeout passes", async () => {
+    const quick = new Server({ handshakeTimeout: 150 });
+    installHandlers(quick);
+    const listener = await adapter.listen(quick, { port: 0 });
+    const raw = await RawSocket.connect(listener.port);
+    const started = performance.now();
+    raw.write(hex("0000000e 0000000000000003 c0 000000 7875")); // hello bit (greeted) + 0x80
+    raw.write(hex("0000000d 0000000000000005 00 000002 7a")); // waits behind it, in order
+    expect(toHex((await raw.readFrame()).subarray(4, 16))).toBe("000000000000000080000001"); // HELLO
+    expect(toHex(await raw.readFrame())).toBe("0000001a000000000000000300000001" + toHex(text("hello world xu")));
+    expect(performance.now() - started).toBeGreaterThanOrEqual(100);
+    expect(toHex(await raw.readFrame())).toBe("0000000d0000000000000005000000027a");
+    // Taken for plain from here on: a reset carries no words, and nothing weft-only follows.
+    raw.write(hex("0000000c 0000000000000007 00 000042"));
+    expect(toHex(await raw.readFrame())).toBe("0000000c00000000000000070400000c");
+    raw.close();
+    await quick.close({ timeout: 100 });
+  });
+
+  test("an unknown cmd from a plain qrpc client: a reset (reason 12), then the connection closes, as qrpc's does", async () => {
     const raw = await rawClient();
     raw.write(hex("0000000c 0000000000000005 00 000042"));
-    // StreamRst (0x04), cmd = 12 (unimplemented), no payload.
+    // StreamRst (0x04), cmd = 12 (unimplemented), no payload: a weft client in qrpc mode reads it;
+    // a qrpc client never fails a call on a reset, so only the close tells its caller.
     expect(toHex(await raw.readFrame())).toBe("0000000c00000000000000050400000c");
+    expect(await raw.waitClosed()).toBe(true);
+  });
+
+  test("an unknown cmd from a weft client: a reset with reason 12, and the connection serves on", async () => {
+    const { raw } = await rawWeftClient(port);
+    raw.write(hex("0000000c 0000000000000005 00 000042"));
+    const reset = await raw.readFrame();
+    expect(toHex(reset.subarray(4, 16))).toBe("00000000000000050400000c");
     raw.write(hex("0000000e 0000000000000007 00 000000 7875"));
     expect(str((await raw.readFrame()).subarray(16))).toBe("hello world xu");
     raw.close();
@@ -197,13 +235,20 @@ describe("wire bytes", () => {
 });
 
 describe("wire bytes: codec flag and failing streams", () => {
-  test("a request with the Codec flag (none negotiated) is reset with reason 12; the connection serves on", async () => {
+  test("a request with the Codec flag (none negotiated) is reset with reason 12; a weft client's connection serves on", async () => {
+    const { raw } = await rawWeftClient(port);
+    raw.write(hex("0000000e 0000000000000005 20 000002 7875"));
+    expect(toHex((await raw.readFrame()).subarray(4, 16))).toBe("00000000000000050400000c");
+    raw.write(hex("0000000e 0000000000000007 00 000000 7875"));
+    expect(str((await raw.readFrame()).subarray(16))).toBe("hello world xu");
+    raw.close();
+  });
+
+  test("the same from a plain qrpc client: the reset, then the connection closes", async () => {
     const raw = await rawClient();
     raw.write(hex("0000000e 0000000000000003 20 000002 7875"));
     expect(toHex(await raw.readFrame())).toBe("0000000c00000000000000030400000c");
-    raw.write(hex("0000000e 0000000000000005 00 000000 7875"));
-    expect(str((await raw.readFrame()).subarray(16))).toBe("hello world xu");
-    raw.close();
+    expect(await raw.waitClosed()).toBe(true);
   });
 
   test.skipIf(!overTcp)("a reply with the Codec flag fails that call alone with unimplemented", async () => {
@@ -227,14 +272,14 @@ describe("wire bytes: codec flag and failing streams", () => {
     server.handle(40, async (req) => {
       for await (const _ of req.stream) throw new Error("bad chunk");
     });
-    const raw = await rawClient();
-    raw.write(hex("0000000d 0000000000000003 01 000028 61"));
-    expect(toHex(await raw.readFrame())).toBe("0000000c00000000000000030400000d");
-    raw.write(hex("0000000d 0000000000000003 01 000028 62")); // late: dropped, no second handler
-    raw.write(hex("0000000d 0000000000000003 03 000028 63"));
-    raw.write(hex("0000000e 0000000000000005 00 000000 7875"));
-    // The very next frame is the reply to id 5: no second reset, no reply for id 3.
-    expect(toHex(await raw.readFrame()).slice(8, 24)).toBe("0000000000000005");
+    const { raw } = await rawWeftClient(port);
+    raw.write(hex("0000000d 0000000000000005 01 000028 61"));
+    expect(toHex((await raw.readFrame()).subarray(4, 16))).toBe("00000000000000050400000d");
+    raw.write(hex("0000000d 0000000000000005 01 000028 62")); // late: dropped, no second handler
+    raw.write(hex("0000000d 0000000000000005 03 000028 63"));
+    raw.write(hex("0000000e 0000000000000007 00 000000 7875"));
+    // The very next frame is the reply to id 7: no second reset, no reply for id 5.
+    expect(toHex(await raw.readFrame()).slice(8, 24)).toBe("0000000000000007");
     raw.close();
   });
 
@@ -246,12 +291,12 @@ describe("wire bytes: codec flag and failing streams", () => {
       yield new Uint8Array(2000);
     });
     const listener = await adapter.listen(small, { port: 0 });
-    const raw = await RawSocket.connect(listener.port);
-    raw.write(hex("0000000c 0000000000000003 08 000001"));
-    expect(toHex(await raw.readFrame())).toBe("0000000c000000000000000304000008");
-    raw.write(hex("0000000c 0000000000000005 08 000002"));
-    expect(toHex((await raw.readFrame()).subarray(0, 16))).toBe("00000016000000000000000501000002");
-    expect(toHex(await raw.readFrame())).toBe("0000000c000000000000000504000008");
+    const { raw } = await rawWeftClient(listener.port); // its hello call (cmd 0) is reset: no such cmd here
+    raw.write(hex("0000000c 0000000000000005 08 000001"));
+    expect(toHex((await raw.readFrame()).subarray(4, 16))).toBe("000000000000000504000008");
+    raw.write(hex("0000000c 0000000000000007 08 000002"));
+    expect(toHex((await raw.readFrame()).subarray(0, 16))).toBe("00000016000000000000000701000002");
+    expect(toHex((await raw.readFrame()).subarray(4, 16))).toBe("000000000000000704000008");
     raw.close();
     await small.close({ timeout: 100 });
   });

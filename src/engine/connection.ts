@@ -52,6 +52,12 @@ const EMPTY = new Uint8Array(0);
  */
 const SLICE_FRAMES = 16;
 
+/** How long other calls of a plain qrpc client get to finish when one of its calls cannot. */
+const STRANDED_GRACE_MS = 1000;
+
+/** Default `maxUnsentBytes`: what a server holds for a client that does not read. */
+const DEFAULT_MAX_UNSENT = 4 * 1024 * 1024;
+
 class ConnectionEngine implements ConnectionShape {
   readonly role: Role;
   readonly mux: MuxShape;
@@ -73,6 +79,8 @@ class ConnectionEngine implements ConnectionShape {
   readonly #onError: ConnectionOptions["onError"];
   readonly #hooks: Hooks | undefined;
   #reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
+  /** Server: unsent bytes past which reading pauses (Infinity on a client, which always reads). */
+  readonly #maxUnsent: number;
   #resolveClosed!: (error: Error | undefined) => void;
   /** close() waits on this for in-flight calls to finish. */
   #drained: (() => void) | null = null;
@@ -89,6 +97,7 @@ class ConnectionEngine implements ConnectionShape {
     this.maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
     this.#transport = transport;
     this.#onError = options.onError;
+    this.#maxUnsent = role === "server" ? positive(options.maxUnsentBytes, "maxUnsentBytes") ?? DEFAULT_MAX_UNSENT : Infinity;
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
     this.#decoder = new FrameDecoder(this.maxFrameSize);
     const writer = new FrameWriter(transport.writable, (error) => this.#transportFailed(error));
@@ -115,6 +124,7 @@ class ConnectionEngine implements ConnectionShape {
       exposeErrors: options.exposeErrors ?? false,
       onSettled: this.#checkDrained,
       hooks: options.hooks,
+      plainCallerStranded: (error) => this.#releasePlainCaller(error),
     });
     this.#handshake = new Handshake(link, { sender, backpressure, liveness: this.#liveness, calling: this.#calling }, {
       connection: this,
@@ -283,6 +293,8 @@ class ConnectionEngine implements ConnectionShape {
     const inflater = this.#inflater;
     const backpressure = this.#backpressure;
     const onFrame = this.#dispatcher.dispatch;
+    const maxUnsent = this.#maxUnsent;
+    const heard = () => liveness.heard();
     try {
       for (;;) {
         const { value, done } = await reader.read();
@@ -298,6 +310,9 @@ class ConnectionEngine implements ConnectionShape {
           await null; // see SLICE_FRAMES
         }
         if (backpressure.gate !== null) await backpressure.gate;
+        // A server stops reading a client that does not take its replies (a client never
+        // stops: two ends waiting on each other's reading would wait forever).
+        if (writer.unsent > maxUnsent) await writer.drained(maxUnsent / 2, heard);
       }
       this.#peerGone(new RpcError("unavailable", "connection closed by the peer"));
     } catch (error) {
@@ -326,11 +341,22 @@ class ConnectionEngine implements ConnectionShape {
     const link = this.#link;
     if (link.state === CLOSED) return;
     const error = new RpcError(code, message);
-    this.#handshake.held = null;
+    this.#handshake.refuse();
     this.#sender.control(Op.Error, encodeControl({ code, message } satisfies ErrorMessage));
     link.state = CLOSING;
     link.writer.close().finally(() => this.#shutDown(new RpcError(code, `connection refused: ${message}`), error));
     this.#report(error);
+  }
+
+  /**
+   * A plain qrpc client's call ended in a reset, which its caller never reads: close the
+   * connection (after its other calls finish, briefly) so the caller fails instead of
+   * waiting forever. A qrpc server does the same on an unknown cmd.
+   */
+  #releasePlainCaller(error: RpcError): void {
+    if (this.#link.state !== OPEN) return;
+    this.#report(new RpcError(error.code, `closing a plain qrpc connection, whose caller cannot read a reset: ${error.message}`, { cause: error }));
+    void this.close({ timeout: STRANDED_GRACE_MS });
   }
 
   #transportFailed(error: unknown): void {
@@ -345,6 +371,7 @@ class ConnectionEngine implements ConnectionShape {
     link.state = CLOSED;
     link.closeError = error;
     this.#liveness.stop();
+    this.#handshake.stop();
     this.#calling.closeAll(error);
     this.#serving.abortAll(error);
     this.#backpressure.release();
@@ -370,6 +397,13 @@ class ConnectionEngine implements ConnectionShape {
       // An error hook that throws must not take the connection down with it.
     }
   }
+}
+
+/** A size option: undefined when not given; a positive number, or a TypeError. */
+function positive(value: number | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!(value > 0)) throw new TypeError(`${name} must be a positive number of bytes, got ${value}`);
+  return value;
 }
 
 /** What `new Connection(...)` takes: a transport, which end this is, and the options. */

@@ -88,8 +88,12 @@ export class Dispatcher {
     const weftBits = flags & WEFT_BITS;
     if (weftBits !== 0) {
       const link = this.#link;
-      // A pure qrpc end ignores both bits, as qrpc does.
-      if (!link.weft) return this.dispatch(id, flags & ~WEFT_BITS, cmd, payload);
+      // A pure qrpc end ignores both bits, as qrpc does. So does a server whose client has
+      // not shown weft: until then only the hello bit means anything (PROTOCOL.md §13), and
+      // 0x80 on a plain client's request is an unused bit, not a control frame.
+      if (!link.weft || (link.role === "server" && !link.weftPeer && (weftBits & WeftFlags.Hello) === 0)) {
+        return this.dispatch(id, flags & ~WEFT_BITS, cmd, payload);
+      }
       if (weftBits === WeftFlags.Control) return this.#handshake.receiveControl(id, cmd, payload);
       if (link.role === "server" && link.version === 0) {
         // The client's hello; with Control too, a call whose block follows in EXT.

@@ -35,23 +35,18 @@ import { CLOSED, type Link } from "./link.ts";
 import { agreedInterval, type Liveness } from "./liveness.ts";
 import type { ConnectionOptions } from "./options.ts";
 import type { Sender } from "./sender.ts";
+import { COMPRESSION_FORMATS, refusedSettings, stringRecord } from "./settings.ts";
 
 /** weft's two bits: 0x80 alone is a control frame, 0x40 a hello or a block, both a deferred block. */
 export const WEFT_BITS = WeftFlags.Hello | WeftFlags.Control;
 
 /** Frames a server holds for a connection that has not authenticated yet. */
 const HOLD_LIMIT = 1024;
-
-/** The CompressionStream formats every runtime weft supports has (src/wire/compression.ts). */
-const COMPRESSION_FORMATS: readonly string[] = ["gzip", "deflate", "deflate-raw"];
-
-/** Metadata as string pairs only: anything else from the wire is dropped. */
-function stringRecord(value: unknown): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (typeof value !== "object" || value === null) return out;
-  for (const [key, item] of Object.entries(value)) if (typeof item === "string") out[key] = item;
-  return out;
-}
+/** Bytes of frames held, at least: a first flight as large as one frame always fits. */
+const HOLD_BYTES = 1024 * 1024;
+/** Room in a HELLO or SETTINGS for what is not metadata (versions, codecs, limits). */
+const CONTROL_SLACK = 4096;
+const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
 
 /** What the handshake needs of the connection around it. */
 export interface HandshakeHost {
@@ -94,6 +89,13 @@ export class Handshake {
   #authPending = false;
   /** Held calls whose block is still to come in an EXT frame. */
   #awaitingExt: Set<RequestId> | null = null;
+  #heldBytes = 0;
+  readonly #holdBytes: number;
+  /** Refused (ERROR sent, closing): whatever the client still sends is dropped. */
+  #refused = false;
+  /** Server: the handshake's (and admission's) time limit; see `handshakeTimeout`. */
+  readonly #handshakeTimeout: number;
+  #handshakeTimer: ReturnType<typeof setTimeout> | undefined = undefined;
 
   constructor(
     link: Link,
@@ -116,9 +118,14 @@ export class Handshake {
     this.#checksumOption = options.checksum;
     this.#onGoAway = options.onGoAway;
     this.#authenticate = link.role === "server" ? options.authenticate : undefined;
+    this.#holdBytes = Math.max(HOLD_BYTES, link.maxFrameSize);
+    this.#handshakeTimeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
+    if (!(this.#handshakeTimeout > 0)) throw new TypeError(`handshakeTimeout must be a positive number of ms, got ${this.#handshakeTimeout}`);
     if (this.#authenticate !== undefined) {
       this.#authPending = true;
       this.held = [];
+      // Admission has a deadline from the first byte: a client that never authenticates is let go.
+      this.#startHandshakeTimer();
     }
     link.helloBit = link.weft && link.role === "client" ? WeftFlags.Hello : 0;
   }
@@ -136,6 +143,7 @@ export class Handshake {
     link.weftPeer = true;
     // HELLO goes out before anything else, so the client reads our blocks from here on.
     link.extended = true;
+    if (this.#handshakeTimer === undefined) this.#startHandshakeTimer();
     const hello: HelloMessage = {
       versions: [...PROTOCOL_VERSIONS],
       heartbeat: this.#heartbeat,
@@ -161,6 +169,7 @@ export class Handshake {
    * it sent them already); one that does not is plain qrpc and cannot authenticate.
    */
   hold(id: RequestId, flags: number, cmd: number, payload: Uint8Array): void {
+    if (this.#refused) return;
     const weftBits = flags & WEFT_BITS;
     if (weftBits !== 0 && this.#link.version === 0) {
       this.greet(); // the client's hello
@@ -172,15 +181,73 @@ export class Handshake {
       return;
     }
     const held = this.held!;
-    if (held.length >= HOLD_LIMIT) {
-      return this.#host.refuseConnection("resource_exhausted", `more than ${HOLD_LIMIT} frames held before the handshake completed`);
+    this.#heldBytes += payload.length + 16;
+    if (held.length >= HOLD_LIMIT || this.#heldBytes > this.#holdBytes) {
+      const what = held.length >= HOLD_LIMIT ? `${HOLD_LIMIT} frames` : `${this.#holdBytes} bytes`;
+      return this.#host.refuseConnection("resource_exhausted", `more than ${what} held before the handshake completed`);
     }
-    held.push([id, flags, cmd, payload]);
+    // A view into the read buffer would not outlive the chunk: the frame is kept as a copy.
+    held.push([id, flags, cmd, payload.slice()]);
+  }
+
+  /** The connection is refused: nothing more from the client is read into the application. */
+  refuse(): void {
+    this.#refused = true;
+    this.held = [];
+    this.#awaitingExt = null;
+    this.#stopHandshakeTimer();
+  }
+
+  /** The connection closed: no more time limits. */
+  stop(): void {
+    this.#stopHandshakeTimer();
+  }
+
+  #startHandshakeTimer(): void {
+    if (this.#link.role !== "server" || this.#link.state === CLOSED) return;
+    this.#handshakeTimer = setTimeout(() => this.#handshakeTimedOut(), this.#handshakeTimeout);
+  }
+
+  #stopHandshakeTimer(): void {
+    if (this.#handshakeTimer !== undefined) clearTimeout(this.#handshakeTimer);
+    this.#handshakeTimer = undefined;
+  }
+
+  /**
+   * The client did not complete the handshake in time. With `authenticate` it is refused.
+   * Otherwise it set the hello bit but never answered HELLO: a plain qrpc client whose
+   * unused bits happened to be set. It is served as one: what it sent is released, as if
+   * the bits were clear, and nothing weft-only goes to it again.
+   */
+  #handshakeTimedOut(): void {
+    this.#handshakeTimer = undefined;
+    const link = this.#link;
+    if (link.state === CLOSED || this.#refused) return;
+    const message = `no weft handshake within ${this.#handshakeTimeout} ms`;
+    if (this.#authenticate !== undefined) {
+      if (link.weftPeer) return this.#host.refuseConnection("unauthenticated", `not authenticated: ${message}`);
+      const error = new RpcError("unauthenticated", `connection closed: ${message}`);
+      return this.#host.fail(error, error);
+    }
+    if (link.version !== 0) return;
+    link.weftPeer = false;
+    link.extended = false;
+    this.#awaitingExt = null;
+    this.#maybeRelease();
   }
 
   /** A control frame (0x80 alone): the handshake's, or a live connection's. */
   receiveControl(id: RequestId, op: number, payload: Uint8Array): void {
+    if (this.#refused) return;
     try {
+      if (op !== Op.Ping && op !== Op.Pong && payload.length > this.#maxMetadataSize + CONTROL_SLACK) {
+        const limit = this.#maxMetadataSize + CONTROL_SLACK;
+        const what = `control frame (opcode ${op}) of ${payload.length} bytes, over the limit of ${limit}`;
+        if (op === Op.Settings && this.#link.role === "server" && this.#link.weftPeer && this.#link.version === 0) {
+          return this.#host.refuseConnection("resource_exhausted", `${what} (connection metadata is limited to maxMetadataSize)`);
+        }
+        throw new RangeError(what);
+      }
       switch (op) {
         case Op.WindowUpdate:
           return this.#receiveWindowUpdate(id, payload);
@@ -191,6 +258,10 @@ export class Handshake {
         case Op.Settings:
           return this.#receiveSettings(decodeControl<SettingsMessage>(payload));
         case Op.Ping:
+          // Only once the handshake is done (both ends heartbeat from then on); a PING's
+          // payload comes back, so it is held to a heartbeat's size.
+          if (this.#link.version === 0) return;
+          if (payload.length > 64) throw new RangeError(`PING of ${payload.length} bytes (at most 64)`);
           return this.#sender.control(Op.Pong, payload);
         case Op.Pong:
           return; // its arrival already counted as life
@@ -253,7 +324,7 @@ export class Handshake {
     const link = this.#link;
     if (link.role !== "server" || !link.weftPeer || link.version !== 0) return;
     if (!PROTOCOL_VERSIONS.includes(settings.version)) throw new TypeError(`unknown version ${settings.version}`);
-    const refusal = this.#refusedSettings(settings);
+    const refusal = refusedSettings(settings, this.#codecsAccepted, this.#compressionOption, this.#checksumOption);
     if (refusal !== null) return this.#host.refuseConnection(refusal[0], refusal[1]);
     link.version = settings.version;
     this.#backpressure.useWindows(Number(settings.window) || 0);
@@ -262,10 +333,15 @@ export class Handshake {
     this.peerMetadata = Object.freeze(stringRecord(settings.metadata));
     this.#startHeartbeat(agreedInterval(this.#heartbeat, Number(settings.heartbeat) || 0));
     const authenticate = this.#authenticate;
-    if (authenticate === undefined) return;
+    if (authenticate === undefined) {
+      this.#stopHandshakeTimer();
+      return this.#maybeRelease();
+    }
     Promise.resolve()
       .then(() => authenticate(this.peerMetadata, this.#host.connection))
       .then(() => {
+        if (this.#refused || link.state === CLOSED) return;
+        this.#stopHandshakeTimer();
         this.#authPending = false;
         this.#maybeRelease();
       }, (error) => {
@@ -273,24 +349,6 @@ export class Handshake {
         const message = error instanceof RpcError ? error.message : "authentication failed";
         this.#host.refuseConnection(code, message);
       });
-  }
-
-  /** Server: a codec, compression format or checksum it does not offer refuses the connection. */
-  #refusedSettings(settings: SettingsMessage): [ErrorCode, string] | null {
-    if (settings.codec !== undefined && !this.#codecsAccepted.includes(String(settings.codec))) {
-      return ["unimplemented", `unknown codec "${settings.codec}" (this server reads: ${this.#codecsAccepted.join(", ")})`];
-    }
-    const compression = settings.compression;
-    if (compression !== undefined && compression !== null) {
-      if (this.#compressionOption === false || !COMPRESSION_FORMATS.includes(String(compression))) {
-        return ["unimplemented", `compression "${compression}" is not offered by this server`];
-      }
-    }
-    const checksum = settings.checksum;
-    if (checksum !== undefined && checksum !== null && (checksum !== "crc32" || this.#checksumOption === false)) {
-      return ["unimplemented", `checksum "${checksum}" is not offered by this server`];
-    }
-    return null;
   }
 
   #startHeartbeat(intervalMs: number): void {
@@ -322,6 +380,7 @@ export class Handshake {
     if (this.held === null || this.#authPending || (this.#awaitingExt?.size ?? 0) > 0) return;
     const held = this.held;
     this.held = null;
+    this.#heldBytes = 0;
     for (const [id, flags, cmd, payload] of held) this.#host.dispatch(id, flags, cmd, payload);
   }
 

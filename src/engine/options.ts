@@ -89,5 +89,21 @@ export interface ConnectionOptions {
   exposeErrors?: boolean;
   /** Where calls and connections start and end, for instrumentation (see hooks.ts). */
   hooks?: Hooks;
+  /**
+   * Server: replies (and other frames) written but not yet taken by the peer, in bytes, past
+   * which the connection stops reading its requests until half of them are gone (default
+   * 4 MiB). A client that sends and never reads holds this much of the server's memory, not
+   * more; as HTTP/2 servers do. While it waits, each write the peer takes counts as a sign of
+   * life for the heartbeat.
+   */
+  maxUnsentBytes?: number;
+  /**
+   * Server: milliseconds a client has to complete weft's handshake once it shows weft
+   * (SETTINGS after our HELLO), and, with `authenticate`, to be admitted at all from the
+   * moment it connects (default 10000). A client that shows weft but never sends SETTINGS is
+   * taken for a plain qrpc client when it runs out: the calls it held are served as plain
+   * qrpc. With `authenticate`, the connection is refused instead.
+   */
+  handshakeTimeout?: number;
 }
 

@@ -38,6 +38,12 @@ export interface ServingOptions {
   onSettled: () => void;
   /** Instrumentation: told when each request starts and ends. */
   hooks: Hooks | undefined;
+  /**
+   * A call of a client that has not shown weft ended in a reset. A qrpc client never fails a
+   * call on a reset (its caller would wait forever), so the connection closes, as a qrpc
+   * server closes it on an unknown cmd: the caller fails at once.
+   */
+  plainCallerStranded: (error: RpcError) => void;
 }
 
 export class Serving {
@@ -127,8 +133,17 @@ export class Serving {
 
   /** Refuses exchange `id` with a reset; late frames of an open stream are dropped. */
   refuse(id: RequestId, code: ErrorCode, streamOpen: boolean, message?: string): void {
-    this.#sender.reset(id, code, message);
+    this.#endInReset(id, code, message, undefined);
     if (streamOpen) this.#rememberReset(id);
+  }
+
+  /** Ends the peer's call `id` with a reset; a plain qrpc caller cannot read one (see options). */
+  #endInReset(id: RequestId, code: ErrorCode, message: string | undefined, details: unknown): void {
+    this.#sender.reset(id, code, message, details);
+    const link = this.#link;
+    if (!link.weftPeer && link.role === "server") {
+      this.#options.plainCallerStranded(new RpcError(code, `request ${id}: ${message ?? code}`));
+    }
   }
 
   /** The connection closed: every handler's signal aborts with `error`. */
@@ -205,7 +220,7 @@ export class Serving {
     request.deadlineTimer = undefined;
     if (request.finished || this.#link.state === CLOSED) return;
     const error = new RpcError("deadline_exceeded", `request to cmd ${request.cmd} passed its deadline`);
-    this.#sender.reset(request.id, "deadline_exceeded", error.message);
+    this.#endInReset(request.id, "deadline_exceeded", error.message, undefined);
     if (request.isStream && !request.stream.senderDone) this.#rememberReset(request.id);
     request.abort(error);
     this.#untrack(request);
@@ -330,10 +345,10 @@ export class Serving {
     if (!request.finished) {
       const known = error instanceof RpcError && error.code !== "unspecified";
       // One reset ends both halves: the caller stops sending too, and its late frames are dropped.
-      if (known) this.#sender.reset(request.id, error.code, error.message, error.details);
+      if (known) this.#endInReset(request.id, error.code, error.message, error.details);
       else if (this.#options.exposeErrors) {
-        this.#sender.reset(request.id, "internal", String((error as Error)?.message ?? error), { stack: (error as Error)?.stack });
-      } else this.#sender.reset(request.id, "internal", "internal error");
+        this.#endInReset(request.id, "internal", String((error as Error)?.message ?? error), { stack: (error as Error)?.stack });
+      } else this.#endInReset(request.id, "internal", "internal error", undefined);
       request.finished = true;
       if (request.onEnd !== undefined) request.ended(error);
       if (request.isStream && !request.stream.senderDone) {

@@ -44,7 +44,28 @@ export class FrameWriter {
   /** Frames behind one still being made (writeLater), in order; null when none. */
   #waiting: WaitingFrame[] | null = null;
   #idle: (() => void) | null = null;
+  /** Bytes handed to the stream whose write has not completed: what the peer has yet to take. */
+  unsent = 0;
+  /** The size of each write not completed yet, oldest first (writes complete in order). */
+  #sizes: number[] = [];
+  #sizesHead = 0;
+  /** What `drained()` waits on: resolved once `unsent` is at most `#drainTo`. */
+  #drainWaiter: (() => void) | null = null;
+  #drainTo = 0;
+  /** Called on each completed write while someone waits in `drained()`. */
+  #onProgress: (() => void) | null = null;
   readonly #flush = () => this.flush();
+  readonly #wrote = (): void => {
+    this.unsent -= this.#sizes[this.#sizesHead++];
+    if (this.#sizesHead === this.#sizes.length) {
+      this.#sizes.length = 0;
+      this.#sizesHead = 0;
+    }
+    if (this.#drainWaiter !== null) {
+      this.#onProgress?.();
+      if (this.unsent <= this.#drainTo) this.#releaseDrain();
+    }
+  };
   readonly #endTurn = () => {
     this.#turnTimer = undefined;
     this.#quickFlushes = 0;
@@ -173,6 +194,24 @@ export class FrameWriter {
     return this.#writer.ready;
   }
 
+  /**
+   * Resolves once at most `bytes` are unsent (or the writer is closed). `onProgress` runs on
+   * each write that completes meanwhile: the peer is reading, however slowly.
+   */
+  drained(bytes: number, onProgress: (() => void) | null = null): Promise<void> {
+    if (this.unsent <= bytes || this.#closed) return Promise.resolve();
+    this.#releaseDrain();
+    this.#drainTo = bytes;
+    this.#onProgress = onProgress;
+    return new Promise((resolve) => (this.#drainWaiter = resolve));
+  }
+
+  #releaseDrain(): void {
+    const waiter = this.#drainWaiter;
+    this.#drainWaiter = this.#onProgress = null;
+    waiter?.();
+  }
+
   /** Hands everything queued to the stream now. */
   flush(): void {
     this.#scheduled = false;
@@ -183,7 +222,11 @@ export class FrameWriter {
     const queued = this.#queued;
     if (queued.length === 0) return;
     this.#queued = [];
-    for (const chunk of queued) this.#writer.write(chunk).catch(this.#onError);
+    for (const chunk of queued) {
+      this.unsent += chunk.length;
+      this.#sizes.push(chunk.length);
+      this.#writer.write(chunk).then(this.#wrote, this.#onError);
+    }
   }
 
   /** Flushes, then closes the stream (a graceful end of the byte stream). */
@@ -194,6 +237,7 @@ export class FrameWriter {
     this.flush();
     this.#stopTimer();
     this.#closed = true;
+    this.#releaseDrain();
     try {
       await this.#writer.close();
     } catch {
@@ -207,6 +251,7 @@ export class FrameWriter {
     this.#closed = true;
     this.#queued = [];
     this.#stopTimer();
+    this.#releaseDrain();
     this.#writer.abort(reason).catch(() => {});
   }
 

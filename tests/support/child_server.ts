@@ -5,6 +5,8 @@ import { commandFor, type RuntimeName } from "./runtime.ts";
 
 export interface ChildServer {
   port: number;
+  /** The server's process id (for its memory, from /proc). */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -31,6 +33,7 @@ export function startChildServer(name: RuntimeName, ms = 30_000): Promise<ChildS
       child.removeAllListeners("exit");
       resolve({
         port: Number(match[1]),
+        pid: child.pid!,
         stop: () =>
           new Promise<void>((done) => {
             if (child.exitCode !== null) return done();

@@ -1,0 +1,194 @@
+/**
+ * Hostile and careless peers, over real TCP, against a weft server: what one connection
+ * may cost the server is bounded, and nothing reaches the application before it should.
+ * The memory rows run the server in a child process on the runtime under test and read its
+ * resident size from /proc, so the client's own buffers do not count.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import * as net from "node:net";
+import { readFileSync } from "node:fs";
+import { Server } from "../mod.ts";
+import { frame, str, text } from "./support/bytes.ts";
+import { type ChildServer, startChildServer } from "./support/child_server.ts";
+import { RawSocket } from "./support/raw_socket.ts";
+import { adapter, runtime } from "./support/runtime.ts";
+import { Cmd } from "./fixtures/handlers.ts";
+
+const MiB = 1024 * 1024;
+/** What one connection may add to the server's resident memory in these probes. */
+const GROWTH_LIMIT = 64 * MiB;
+
+function rssOf(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
+}
+
+/** A raw client that shows weft and sends SETTINGS without waiting for anything back. */
+async function blindWeftClient(port: number): Promise<RawSocket> {
+  const raw = await RawSocket.connect(port);
+  const settings = text(JSON.stringify({ version: 1, heartbeat: 0, maxFrameSize: 10 * MiB }));
+  raw.write(new Uint8Array([...frame(3, 0x48, Cmd.Echo), ...frame(0, 0x80, 2, settings)]));
+  return raw;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** A TCP client that never reads: it writes `chunk` until `total` bytes or until the server stops taking them. */
+async function floodWithoutReading(
+  port: number,
+  chunks: () => Uint8Array,
+  total: number,
+  prelude?: Uint8Array,
+): Promise<{ socket: net.Socket; written: number; stalled: boolean }> {
+  const socket = net.connect({ port, host: "127.0.0.1" });
+  await new Promise<void>((resolve, reject) => socket.once("connect", resolve).once("error", reject));
+  socket.pause(); // never reads: replies pile up on the server's side
+  socket.on("error", () => {});
+  if (prelude) socket.write(prelude);
+  let written = 0;
+  while (written < total) {
+    const chunk = chunks();
+    written += chunk.length;
+    if (socket.write(chunk)) continue;
+    const drained = await Promise.race([
+      new Promise<boolean>((resolve) => socket.once("drain", () => resolve(true))),
+      sleep(1500).then(() => false),
+    ]);
+    if (!drained) return { socket, written, stalled: true };
+  }
+  return { socket, written, stalled: false };
+}
+
+/** `count` frames back to back in one buffer. */
+function repeated(one: Uint8Array, count: number): Uint8Array {
+  const out = new Uint8Array(one.length * count);
+  for (let i = 0; i < count; i++) out.set(one, i * one.length);
+  return out;
+}
+
+describe("bounded per connection (server in a child process)", () => {
+  let child: ChildServer;
+  beforeAll(async () => {
+    child = await startChildServer(runtime);
+  });
+  afterAll(() => child.stop());
+
+  test("a client that sends requests and never reads replies: the server stops reading it; memory stays bounded", async () => {
+    const before = rssOf(child.pid);
+    // 64 KiB echoes, NonBlock: without a bound, every reply waits in the server's memory.
+    const payload = new Uint8Array(64 * 1024).fill(7);
+    let id = 1;
+    const flood = await floodWithoutReading(child.port, () => frame((id += 2), 0x08, Cmd.Echo, payload), 512 * MiB);
+    await sleep(300);
+    const growth = rssOf(child.pid) - before;
+    expect(flood.stalled).toBe(true);
+    expect(flood.written).toBeLessThan(256 * MiB);
+    expect(growth).toBeLessThan(GROWTH_LIMIT);
+    flood.socket.destroy();
+  }, 30_000);
+
+  test("3 M empty requests, never reading: reading pauses; memory stays bounded", async () => {
+    const before = rssOf(child.pid);
+    const batch = repeated(frame(3, 0x08, Cmd.Echo), 10_000); // ids repeat: each is answered and done
+    const flood = await floodWithoutReading(child.port, () => batch, 3_000_000 * 16);
+    await sleep(300);
+    const growth = rssOf(child.pid) - before;
+    expect(flood.stalled).toBe(true);
+    expect(growth).toBeLessThan(GROWTH_LIMIT);
+    flood.socket.destroy();
+  }, 30_000);
+
+  test("300 MiB of PINGs after the handshake, never reading the PONGs: reading pauses; memory stays bounded", async () => {
+    const before = rssOf(child.pid);
+    // The handshake sent blind: a request with the hello bit, then SETTINGS (no heartbeat).
+    const settings = text(JSON.stringify({ version: 1, heartbeat: 0, maxFrameSize: 10 * MiB }));
+    const prelude = new Uint8Array([...frame(3, 0x40, Cmd.Echo), ...frame(0, 0x80, 2, settings)]);
+    const pings = repeated(frame(0, 0x80, 3, new Uint8Array(8)), 40_000);
+    const flood = await floodWithoutReading(child.port, () => pings, 300 * MiB, prelude);
+    await sleep(300);
+    const growth = rssOf(child.pid) - before;
+    expect(flood.stalled).toBe(true);
+    expect(growth).toBeLessThan(GROWTH_LIMIT);
+    flood.socket.destroy();
+  }, 30_000);
+});
+
+describe("handshake and admission", () => {
+  test("PINGs before the handshake get no PONG; a plain client's 0x80 frame is a request (unknown cmd 3 here: closed)", async () => {
+    const server = new Server();
+    server.handle(Cmd.Echo, (req) => req.payload);
+    const listener = await adapter.listen(server, { port: 0 });
+    const raw = await RawSocket.connect(listener.port);
+    raw.write(frame(0, 0x80, 3, new Uint8Array(8))); // id 0: even, a reply to nothing on a server; dropped
+    raw.write(frame(5, 0x80, 3, new Uint8Array(8))); // odd: a plain request to cmd 3
+    const reset = await raw.readFrame();
+    expect([reset[12], reset[15]]).toEqual([0x04, 12]);
+    expect(await raw.waitClosed()).toBe(true);
+    await server.close({ timeout: 100 });
+  });
+
+  test("connection metadata over maxMetadataSize in SETTINGS: refused with resource_exhausted", async () => {
+    const server = new Server({ maxMetadataSize: 1024 });
+    server.handle(Cmd.Echo, (req) => req.payload);
+    const listener = await adapter.listen(server, { port: 0 });
+    const client = await adapter.connect({ port: listener.port, metadata: { token: "x".repeat(64 * 1024) } });
+    const error = await client.request(Cmd.Echo, text("hi")).then(() => null, (e) => e);
+    expect(error?.code).toBe("resource_exhausted");
+    expect(String(error?.message)).toContain("maxMetadataSize");
+    await client.closed;
+    await server.close({ timeout: 100 });
+  });
+
+  test("pushes from a client whose authentication is pending, then refused, never reach the push handler", async () => {
+    let pushes = 0;
+    const server = new Server({
+      authenticate: async () => {
+        await sleep(200);
+        throw new Error("no");
+      },
+    });
+    server.onPush(() => pushes++);
+    const listener = await adapter.listen(server, { port: 0 });
+    const raw = await blindWeftClient(listener.port);
+    for (let i = 0; i < 500; i++) raw.write(frame(1 + 2 * i, 0x10, 7, text("p")));
+    await sleep(300); // refused by now; these arrive after the refusal
+    for (let i = 500; i < 1000; i++) raw.write(frame(1 + 2 * i, 0x10, 7, text("p")));
+    expect(await raw.waitClosed()).toBe(true);
+    expect(pushes).toBe(0);
+    await server.close({ timeout: 100 });
+  });
+
+  test("pushes held while authentication is pending arrive once it accepts", async () => {
+    let pushes = 0;
+    const server = new Server({ authenticate: () => sleep(100) });
+    server.onPush(() => pushes++);
+    const listener = await adapter.listen(server, { port: 0 });
+    const raw = await blindWeftClient(listener.port);
+    for (let i = 0; i < 100; i++) raw.write(frame(1 + 2 * i, 0x10, 7, text("p")));
+    await sleep(50);
+    expect(pushes).toBe(0);
+    const deadline = Date.now() + 3000;
+    while (pushes < 100 && Date.now() < deadline) await sleep(20);
+    expect(pushes).toBe(100);
+    raw.close();
+    await server.close({ timeout: 100 });
+  });
+
+  test("with authenticate, a client that never completes the handshake is closed after handshakeTimeout", async () => {
+    const server = new Server({ authenticate: () => {}, handshakeTimeout: 200 });
+    const listener = await adapter.listen(server, { port: 0 });
+    const silent = await RawSocket.connect(listener.port);
+    const greeted = await RawSocket.connect(listener.port);
+    greeted.write(frame(3, 0x40, Cmd.Echo)); // shows weft, never sends SETTINGS
+    const started = performance.now();
+    expect(await silent.waitClosed(3000)).toBe(true);
+    expect(await greeted.waitClosed(3000)).toBe(true);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(100);
+    const hello = await greeted.readFrame();
+    expect(hello[12]).toBe(0x80);
+    const error = await greeted.readFrame(); // ERROR (opcode 6): why
+    expect([error[12], error[15]]).toEqual([0x80, 6]);
+    expect(str(error.subarray(16))).toContain("not authenticated");
+    await server.close({ timeout: 100 });
+  });
+});
