@@ -21,8 +21,8 @@ const SMALL_FRAME = 1024 * 1024;
  * its size. The work per received byte is the same however the bytes are chunked: a peer
  * dripping one byte per packet costs one copy per byte, not a pass over what came before
  * (keeping the pieces and walking them on every chunk made 3 KB/s cost 60 % of a core).
- * Past 1 MiB the buffer grows by doubling, never beyond twice the bytes received, so a
- * peer that announces a large frame and sends little of it holds little memory.
+ * Past 1 MiB the buffer grows by doubling, never beyond four times the bytes received, so
+ * a peer that announces a large frame and sends little of it holds little memory.
  */
 export class FrameDecoder {
   readonly maxFrameSize: number;
@@ -131,7 +131,10 @@ export class FrameDecoder {
   #capacityFor(need: number): number {
     const total = this.#total;
     if (total <= SMALL_FRAME) return total;
-    return Math.min(total, Math.max(need, 2 * (this.#partial?.length ?? 0), SMALL_FRAME));
+    const next = Math.max(need, 2 * (this.#partial?.length ?? 0), SMALL_FRAME);
+    // Within one doubling of the end, the next step would be the last: take it now, so a
+    // frame just over a power of two (1 MiB of payload and its header) is not copied twice.
+    return 2 * next >= total ? total : next;
   }
 
   #checkedLength(length: number): number {
