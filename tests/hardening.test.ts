@@ -192,3 +192,52 @@ describe("handshake and admission", () => {
     await server.close({ timeout: 100 });
   });
 });
+
+describe("connection caps", () => {
+  test("maxConnectionsPerAddress: the next weft client is refused with resource_exhausted and why; a slot freed admits again", async () => {
+    const errors: unknown[] = [];
+    const server = new Server({ maxConnectionsPerAddress: 2, onError: (error) => errors.push(error) });
+    server.handle(Cmd.Echo, (req) => req.payload);
+    const listener = await adapter.listen(server, { port: 0 });
+    const first = await adapter.connect({ port: listener.port });
+    const second = await adapter.connect({ port: listener.port });
+    expect(str((await first.request(Cmd.Echo, text("1"))).payload)).toBe("1");
+    expect(str((await second.request(Cmd.Echo, text("2"))).payload)).toBe("2");
+    const third = await adapter.connect({ port: listener.port });
+    const error = await third.request(Cmd.Echo, text("3")).then(() => null, (e) => e);
+    expect(error?.code).toBe("resource_exhausted");
+    expect(String(error?.message)).toContain("limit of 2 connections from 127.0.0.1");
+    expect(await third.closed).toBeDefined();
+    expect(server.connections.size).toBe(2);
+    await first.close();
+    const deadline = Date.now() + 2000;
+    while (server.connections.size > 1 && Date.now() < deadline) await sleep(10);
+    const fourth = await adapter.connect({ port: listener.port });
+    expect(str((await fourth.request(Cmd.Echo, text("4"))).payload)).toBe("4");
+    expect(errors.some((e) => String(e).includes("limit of 2"))).toBe(true);
+    second.destroy();
+    fourth.destroy();
+    await server.close({ timeout: 100 });
+  });
+
+  test("maxConnections: a plain qrpc client over the cap is closed; the admitted one is untouched", async () => {
+    const server = new Server({ maxConnections: 1 });
+    server.handle(Cmd.Echo, (req) => req.payload);
+    const listener = await adapter.listen(server, { port: 0 });
+    const admitted = await adapter.connect({ port: listener.port });
+    expect(str((await admitted.request(Cmd.Echo, text("a"))).payload)).toBe("a");
+    const raw = await RawSocket.connect(listener.port);
+    raw.write(frame(3, 0, Cmd.Echo, text("b")));
+    const reset = await raw.readFrame(); // refused (a plain client cannot read why), then closed
+    expect(reset[12]).toBe(0x04);
+    expect(await raw.waitClosed()).toBe(true);
+    expect(str((await admitted.request(Cmd.Echo, text("c"))).payload)).toBe("c");
+    admitted.destroy();
+    await server.close({ timeout: 100 });
+  });
+
+  test("caps must be whole numbers >= 1", () => {
+    expect(() => new Server({ maxConnections: 0 })).toThrow(TypeError);
+    expect(() => new Server({ maxConnectionsPerAddress: 1.5 })).toThrow(TypeError);
+  });
+});

@@ -1,9 +1,10 @@
 import { type CloseOptions, Connection, type ConnectionOptions } from "./connection.ts";
+import { type CapOptions, ConnectionCaps, hostOf, REFUSAL_WINDOW_MS } from "./connection_caps.ts";
 import type { Handler, PushHandler } from "./mux.ts";
 import { Mux } from "./mux.ts";
 import type { Transport } from "./transport.ts";
 
-export interface ServerOptions extends Omit<ConnectionOptions, "mux" | "nextPushId"> {
+export interface ServerOptions extends Omit<ConnectionOptions, "mux" | "nextPushId">, CapOptions {
   /** Called with each new connection, before its first frame is read. */
   onConnection?: (connection: Connection) => void;
 }
@@ -26,9 +27,11 @@ export class Server {
   #pushId = 0;
   #closing: Promise<void> | null = null;
   readonly #nextPushId = () => (this.#pushId += 2);
+  readonly #caps: ConnectionCaps;
 
   constructor(options: ServerOptions = {}) {
     this.#options = options;
+    this.#caps = new ConnectionCaps(options);
   }
 
   /** Serves `cmd` (0..65535) on every connection. */
@@ -55,18 +58,42 @@ export class Server {
 
   /** Runs the server's side of a new connection over `transport`. */
   accept(transport: Transport): Connection {
-    const connection = new Connection(transport, "server", {
-      ...this.#options,
-      mux: this.mux,
-      nextPushId: this.#nextPushId,
-    });
+    const caps = this.#caps;
+    if (caps.unlimited || this.#closing !== null) return this.#open(transport, null);
+    const host = hostOf(transport.remoteAddress);
+    const refusal = caps.admit(host);
+    if (refusal === null) {
+      const connection = this.#open(transport, null);
+      connection.closed.then(() => caps.release(host));
+      return connection;
+    }
+    const connection = this.#open(transport, refusal === "drop" ? null : refusal);
+    if (refusal === "drop") connection.destroy(new Error("too many connections being refused"));
+    else connection.closed.then(() => caps.refused());
+    return connection;
+  }
+
+  /**
+   * The server's side of a connection. A refused one runs only to tell a weft client why:
+   * its admission check always throws `refusal`, and it has a short time to show weft.
+   */
+  #open(transport: Transport, refusal: Error | null): Connection {
+    const options: ConnectionOptions = { ...this.#options, mux: this.mux, nextPushId: this.#nextPushId };
+    if (refusal !== null) {
+      options.authenticate = () => {
+        throw refusal;
+      };
+      options.handshakeTimeout = REFUSAL_WINDOW_MS;
+    }
+    const connection = new Connection(transport, "server", options);
     if (this.#closing !== null) {
       connection.destroy(new Error("server is shutting down"));
       return connection;
     }
     this.#connections.add(connection);
     connection.closed.then(() => this.#connections.delete(connection));
-    this.#options.onConnection?.(connection);
+    if (refusal === null) this.#options.onConnection?.(connection);
+    else connection.reportError(refusal);
     return connection;
   }
 
