@@ -241,3 +241,72 @@ describe("connection caps", () => {
     expect(() => new Server({ maxConnectionsPerAddress: 1.5 })).toThrow(TypeError);
   });
 });
+
+describe("slow consumers of broadcasts", () => {
+  /** A TCP client that shows weft and then never reads. */
+  async function stuckClient(port: number): Promise<net.Socket> {
+    const socket = net.connect({ port, host: "127.0.0.1" });
+    await new Promise<void>((resolve, reject) => socket.once("connect", resolve).once("error", reject));
+    socket.pause();
+    socket.on("error", () => {});
+    const settings = text(JSON.stringify({ version: 1, heartbeat: 0, maxFrameSize: 10 * MiB }));
+    socket.write(new Uint8Array([...frame(3, 0x48, Cmd.Echo), ...frame(0, 0x80, 2, settings)]));
+    return socket;
+  }
+
+  async function broadcastWhileOneIsStuck(policy: "close" | "drop-newest" | "drop-oldest") {
+    const server = new Server({ slowConsumers: { maxBytes: 256 * 1024, policy } });
+    server.handle(Cmd.Echo, (req) => req.payload);
+    const listener = await adapter.listen(server, { port: 0 });
+    const stuck = await stuckClient(listener.port);
+    let received = 0;
+    const fast = await adapter.connect({ port: listener.port });
+    fast.onPush(() => received++);
+    await fast.request(Cmd.Echo, text("hi")); // both connections are live
+    while (server.connections.size < 2) await sleep(5);
+    const payload = new Uint8Array(4096).fill(1);
+    const events = 4000; // 16 MiB to each client, far past the stuck one's socket buffers
+    const heapBefore = heapUsed();
+    for (let i = 0; i < events; i++) {
+      server.pushAll(Cmd.Notice, payload);
+      if (i % 50 === 49) await sleep(0); // in turns, so the fast client reads along
+    }
+    const deadline = Date.now() + 10_000;
+    while (received < events && Date.now() < deadline) await sleep(10);
+    const result = { received, stats: { ...server.broadcastStats }, heapGrowth: heapUsed() - heapBefore, server, stuck, fast };
+    return result;
+  }
+
+  const heapUsed = (): number => (globalThis as { process?: { memoryUsage(): { heapUsed: number } } }).process!.memoryUsage().heapUsed;
+
+  test("policy close: the stuck client is closed with resource_exhausted; the fast one gets every push", async () => {
+    const r = await broadcastWhileOneIsStuck("close");
+    expect(r.received).toBe(4000);
+    expect(r.stats.closed).toBe(1);
+    expect(r.server.connections.size).toBe(1);
+    r.stuck.destroy();
+    r.fast.destroy();
+    await r.server.close({ timeout: 100 });
+  }, 30_000);
+
+  test("policy drop-newest: pushes to the stuck client are dropped and counted; memory stays bounded", async () => {
+    const r = await broadcastWhileOneIsStuck("drop-newest");
+    expect(r.received).toBe(4000);
+    expect(r.stats.dropped).toBeGreaterThan(1000);
+    expect(r.heapGrowth).toBeLessThan(GROWTH_LIMIT);
+    r.stuck.destroy();
+    r.fast.destroy();
+    await r.server.close({ timeout: 100 });
+  }, 30_000);
+
+  test("policy drop-oldest: a bounded queue for the stuck client, oldest dropped; memory stays bounded", async () => {
+    const r = await broadcastWhileOneIsStuck("drop-oldest");
+    expect(r.received).toBe(4000);
+    expect(r.stats.dropped).toBeGreaterThan(1000);
+    expect(r.stats.queued).toBeLessThanOrEqual(256 * 1024 / 4096);
+    expect(r.heapGrowth).toBeLessThan(GROWTH_LIMIT);
+    r.stuck.destroy();
+    r.fast.destroy();
+    await r.server.close({ timeout: 100 });
+  }, 30_000);
+});

@@ -52,6 +52,13 @@ export interface Connection {
   readonly protocolVersion: number;
   /** Calls this side is waiting on, and requests from the peer being handled. */
   readonly inFlight: { calls: number; requests: number };
+  /** Bytes written to this connection that the peer has not taken yet (its backlog). */
+  readonly unsentBytes: number;
+  /**
+   * Resolves once at most `bytes` written to this connection are not yet taken by the peer,
+   * or the connection is closed: for a producer that must not run ahead of a slow reader.
+   */
+  drained(bytes: number): Promise<void>;
   /** Serves `cmd` on this connection's mux (shared by all of a server's connections). */
   handle(cmd: number, handler: Handler): this;
   /** Receives the peer's pushes (on this connection's mux). */

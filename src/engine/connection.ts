@@ -32,7 +32,7 @@ import { Inflater } from "./inflater.ts";
 import { CLOSED, CLOSING, Link, OPEN } from "./link.ts";
 import { Liveness } from "./liveness.ts";
 import { Mux } from "./mux.ts";
-import type { CloseOptions, ConnectionOptions, Role } from "./options.ts";
+import { type CloseOptions, type ConnectionOptions, maxUnsentBytes, type Role } from "./options.ts";
 import type { Response } from "./response.ts";
 import { Sender } from "./sender.ts";
 import { Serving } from "./serving.ts";
@@ -54,9 +54,6 @@ const SLICE_FRAMES = 16;
 
 /** How long other calls of a plain qrpc client get to finish when one of its calls cannot. */
 const STRANDED_GRACE_MS = 1000;
-
-/** Default `maxUnsentBytes`: what a server holds for a client that does not read. */
-const DEFAULT_MAX_UNSENT = 4 * 1024 * 1024;
 
 class ConnectionEngine implements ConnectionShape {
   readonly role: Role;
@@ -97,7 +94,7 @@ class ConnectionEngine implements ConnectionShape {
     this.maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
     this.#transport = transport;
     this.#onError = options.onError;
-    this.#maxUnsent = role === "server" ? positive(options.maxUnsentBytes, "maxUnsentBytes") ?? DEFAULT_MAX_UNSENT : Infinity;
+    this.#maxUnsent = role === "server" ? maxUnsentBytes(options) : Infinity;
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
     this.#decoder = new FrameDecoder(this.maxFrameSize);
     const writer = new FrameWriter(transport.writable, (error) => this.#transportFailed(error));
@@ -194,6 +191,17 @@ class ConnectionEngine implements ConnectionShape {
   /** Calls this side is waiting on, and requests from the peer being handled. */
   get inFlight(): { calls: number; requests: number } {
     return { calls: this.#calling.size, requests: this.#serving.size };
+  }
+
+  /** Bytes written to this connection that the peer has not taken yet. */
+  get unsentBytes(): number {
+    const writer = this.#link.writer;
+    return writer.unsent + writer.pending;
+  }
+
+  /** Resolves once at most `bytes` written here are not yet taken by the peer (or it closed). */
+  drained(bytes: number): Promise<void> {
+    return this.#link.writer.drained(bytes);
   }
 
   /** Serves `cmd` on this connection's mux (shared by all of a server's connections). */
@@ -349,9 +357,8 @@ class ConnectionEngine implements ConnectionShape {
   }
 
   /**
-   * A plain qrpc client's call ended in a reset, which its caller never reads: close the
-   * connection (after its other calls finish, briefly) so the caller fails instead of
-   * waiting forever. A qrpc server does the same on an unknown cmd.
+   * A plain qrpc client's call ended in a reset, which its caller never reads: close (its other
+   * calls get a moment) so the caller fails instead of waiting forever, as qrpc's server does.
    */
   #releasePlainCaller(error: RpcError): void {
     if (this.#link.state !== OPEN) return;
@@ -397,13 +404,6 @@ class ConnectionEngine implements ConnectionShape {
       // An error hook that throws must not take the connection down with it.
     }
   }
-}
-
-/** A size option: undefined when not given; a positive number, or a TypeError. */
-function positive(value: number | undefined, name: string): number | undefined {
-  if (value === undefined) return undefined;
-  if (!(value > 0)) throw new TypeError(`${name} must be a positive number of bytes, got ${value}`);
-  return value;
 }
 
 /** What `new Connection(...)` takes: a transport, which end this is, and the options. */

@@ -15,4 +15,6 @@ export { MessageStream } from "./message_stream.ts";
 export { type Handler, type HandlerResult, Mux, type PushHandler, type PushMessage, type Reply } from "./mux.ts";
 export { Response } from "./response.ts";
 export { type Listener, Server, type ServerOptions } from "./server.ts";
+export type { BroadcastStats, SlowConsumerOptions, SlowConsumerPolicy } from "./slow_consumers.ts";
+export type { CapOptions } from "./connection_caps.ts";
 export type { Transport } from "./transport.ts";

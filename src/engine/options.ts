@@ -107,3 +107,12 @@ export interface ConnectionOptions {
   handshakeTimeout?: number;
 }
 
+/** Default `maxUnsentBytes`: what a server holds for a client that does not read. */
+const DEFAULT_MAX_UNSENT = 4 * 1024 * 1024;
+
+/** A server's `maxUnsentBytes`: the default, or a positive number (else a TypeError). */
+export function maxUnsentBytes(options: ConnectionOptions): number {
+  const value = options.maxUnsentBytes ?? DEFAULT_MAX_UNSENT;
+  if (!(value > 0)) throw new TypeError(`maxUnsentBytes must be a positive number of bytes, got ${value}`);
+  return value;
+}

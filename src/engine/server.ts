@@ -1,13 +1,18 @@
 import { type CloseOptions, Connection, type ConnectionOptions } from "./connection.ts";
 import { type CapOptions, ConnectionCaps, hostOf, REFUSAL_WINDOW_MS } from "./connection_caps.ts";
 import type { Handler, PushHandler } from "./mux.ts";
+import { type BroadcastStats, type SlowConsumerOptions, SlowConsumers } from "./slow_consumers.ts";
 import { Mux } from "./mux.ts";
 import type { Transport } from "./transport.ts";
 
 export interface ServerOptions extends Omit<ConnectionOptions, "mux" | "nextPushId">, CapOptions {
   /** Called with each new connection, before its first frame is read. */
   onConnection?: (connection: Connection) => void;
+  /** What `pushAll`, `pushTo` and typed `emit` do with a connection that falls behind (slow_consumers.ts). */
+  slowConsumers?: SlowConsumerOptions;
 }
+
+const EMPTY = new Uint8Array(0);
 
 /** Something that feeds a server connections (an adapter's listening socket). */
 export interface Listener {
@@ -28,10 +33,12 @@ export class Server {
   #closing: Promise<void> | null = null;
   readonly #nextPushId = () => (this.#pushId += 2);
   readonly #caps: ConnectionCaps;
+  readonly #slow: SlowConsumers;
 
   constructor(options: ServerOptions = {}) {
     this.#options = options;
     this.#caps = new ConnectionCaps(options);
+    this.#slow = new SlowConsumers(options.slowConsumers);
   }
 
   /** Serves `cmd` (0..65535) on every connection. */
@@ -97,15 +104,26 @@ export class Server {
     return connection;
   }
 
-  /** Pushes a frame to every live connection; returns how many it went to. */
-  pushAll(cmd: number, payload?: Uint8Array): number {
+  /**
+   * Pushes a frame to every live connection; returns how many it went to. A connection too
+   * far behind is handled by the `slowConsumers` policy, so the others never wait for it.
+   */
+  pushAll(cmd: number, payload: Uint8Array = EMPTY): number {
     let sent = 0;
     for (const connection of this.#connections) {
-      if (!connection.isOpen) continue;
-      connection.push(cmd, payload);
-      sent++;
+      if (connection.isOpen && this.#slow.offer(connection, cmd, payload)) sent++;
     }
     return sent;
+  }
+
+  /** Pushes to one connection as a broadcast does (under the `slowConsumers` policy); false if not sent. */
+  pushTo(connection: Connection, cmd: number, payload: Uint8Array = EMPTY): boolean {
+    return connection.isOpen && this.#slow.offer(connection, cmd, payload);
+  }
+
+  /** Pushes dropped and connections closed for falling behind, and pushes queued now. */
+  get broadcastStats(): Readonly<BroadcastStats> {
+    return this.#slow.stats;
   }
 
   /** Adapters register their listening sockets so close() stops them first. */

@@ -25,7 +25,11 @@ export type Emitter<R> = {
 };
 
 /** A typed proxy that pushes the events of `table` to `targets()`. */
-export function emitter<R>(table: ReadonlyMap<string, Route>, targets: () => Iterable<Connection>): Emitter<R> {
+export function emitter<R>(
+  table: ReadonlyMap<string, Route>,
+  targets: () => Iterable<Connection>,
+  push: (connection: Connection, cmd: number, payload: Uint8Array) => boolean = pushPlainly,
+): Emitter<R> {
   const prefixes = new Map<string, Uint8Array>();
   const send = (path: string, data: unknown): number => {
     const route = table.get(path);
@@ -45,13 +49,18 @@ export function emitter<R>(table: ReadonlyMap<string, Route>, targets: () => Ite
         body = encodeWith(codec, value, `event "${path}"`, "invalid_argument");
         encoded.set(codec, body);
       }
-      if (pinned) connection.push(definition.cmd!, body);
-      else connection.push(EVENT_CMD, withPrefix(prefix, body));
-      sent++;
+      const delivered = pinned ? push(connection, definition.cmd!, body) : push(connection, EVENT_CMD, withPrefix(prefix, body));
+      if (delivered) sent++;
     }
     return sent;
   };
   return pathProxy("", send) as Emitter<R>;
+}
+
+/** A push with no policy: a connection serving its own peer has one reader to wait for. */
+function pushPlainly(connection: Connection, cmd: number, payload: Uint8Array): boolean {
+  connection.push(cmd, payload);
+  return true;
 }
 
 function pathProxy(path: string, send: (path: string, data: unknown) => number): unknown {

@@ -104,13 +104,18 @@ export function serve<const R extends Router, C = Context>(
     const codec = runner.definition.codec ?? json;
     target.mux.handle(runner.definition.cmd!, (request) => runner.run(request, 0, codec));
   }
-  // A Server pushes to all its connections; a Connection is its own only one.
-  const server = target as ServeTarget & { connections?: ReadonlySet<Connection> };
+  // A Server pushes to all its connections, under its slow-consumer policy; a Connection is
+  // its own only one.
+  const server = target as ServeTarget & {
+    connections?: ReadonlySet<Connection>;
+    pushTo?: (connection: Connection, cmd: number, payload: Uint8Array) => boolean;
+  };
   const everyone = (): Iterable<Connection> => server.connections ?? [target as unknown as Connection];
+  const push = server.pushTo?.bind(server);
   return {
     routes: table,
-    emit: emitter<R>(table, everyone),
-    emitTo: (connection) => emitter<R>(table, () => [connection]),
+    emit: emitter<R>(table, everyone, push),
+    emitTo: (connection) => emitter<R>(table, () => [connection], push),
   };
 }
 

@@ -49,11 +49,8 @@ export class FrameWriter {
   /** The size of each write not completed yet, oldest first (writes complete in order). */
   #sizes: number[] = [];
   #sizesHead = 0;
-  /** What `drained()` waits on: resolved once `unsent` is at most `#drainTo`. */
-  #drainWaiter: (() => void) | null = null;
-  #drainTo = 0;
-  /** Called on each completed write while someone waits in `drained()`. */
-  #onProgress: (() => void) | null = null;
+  /** Who waits in `drained()`, each for `unsent` to fall to its bound; null when nobody. */
+  #drainWaiters: DrainWaiter[] | null = null;
   readonly #flush = () => this.flush();
   readonly #wrote = (): void => {
     this.unsent -= this.#sizes[this.#sizesHead++];
@@ -61,10 +58,7 @@ export class FrameWriter {
       this.#sizes.length = 0;
       this.#sizesHead = 0;
     }
-    if (this.#drainWaiter !== null) {
-      this.#onProgress?.();
-      if (this.unsent <= this.#drainTo) this.#releaseDrain();
-    }
+    if (this.#drainWaiters !== null) this.#progress();
   };
   readonly #endTurn = () => {
     this.#turnTimer = undefined;
@@ -189,6 +183,11 @@ export class FrameWriter {
     return size !== null && size <= 0;
   }
 
+  /** Bytes encoded this tick and not yet handed to the stream. */
+  get pending(): number {
+    return this.#pendingBytes;
+  }
+
   /** Resolves when the stream can take more. */
   get ready(): Promise<void> {
     return this.#writer.ready;
@@ -200,16 +199,26 @@ export class FrameWriter {
    */
   drained(bytes: number, onProgress: (() => void) | null = null): Promise<void> {
     if (this.unsent <= bytes || this.#closed) return Promise.resolve();
-    this.#releaseDrain();
-    this.#drainTo = bytes;
-    this.#onProgress = onProgress;
-    return new Promise((resolve) => (this.#drainWaiter = resolve));
+    return new Promise((resolve) => (this.#drainWaiters ??= []).push({ bytes, resolve, onProgress }));
+  }
+
+  /** A write completed: tell the waiters, and let go those whose bound is met. */
+  #progress(): void {
+    const waiters = this.#drainWaiters!;
+    let kept = 0;
+    for (const waiter of waiters) {
+      waiter.onProgress?.();
+      if (this.unsent <= waiter.bytes) waiter.resolve();
+      else waiters[kept++] = waiter;
+    }
+    waiters.length = kept;
+    if (kept === 0) this.#drainWaiters = null;
   }
 
   #releaseDrain(): void {
-    const waiter = this.#drainWaiter;
-    this.#drainWaiter = this.#onProgress = null;
-    waiter?.();
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = null;
+    if (waiters !== null) for (const waiter of waiters) waiter.resolve();
   }
 
   /** Hands everything queued to the stream now. */
@@ -292,6 +301,12 @@ export interface LaterFrame {
   flags: number;
   prefix: Uint8Array | null;
   payload: Uint8Array;
+}
+
+interface DrainWaiter {
+  bytes: number;
+  resolve: () => void;
+  onProgress: (() => void) | null;
 }
 
 interface WaitingFrame extends LaterFrame {
