@@ -7,8 +7,9 @@
  * re-sent on `drain`, and the writable's promise waits for it (that is the backpressure).
  */
 import { Connection, RpcError, type Server, type Transport } from "../mod.ts";
-import { bunApi, type BunSocket, type BunSocketHandler } from "./bun_api.ts";
+import { bunApi, type BunSocket, type BunSocketHandler, type BunTlsOptions } from "./bun_api.ts";
 import {
+  caList,
   type ConnectOptions,
   DEFAULT_HOSTNAME,
   type ListenOptions,
@@ -16,7 +17,7 @@ import {
   withConnectTimeout,
 } from "./options.ts";
 
-export type { ConnectOptions, ListenOptions, TcpListener } from "./options.ts";
+export type { ConnectOptions, ListenOptions, TcpListener, TlsClientOptions, TlsServerOptions } from "./options.ts";
 
 /** Chunks the read side buffers before it pauses the socket. */
 const READ_HIGH_WATER_MARK = 16;
@@ -100,8 +101,20 @@ class BunSocketState {
 }
 
 /** The handlers every weft socket on Bun shares. */
-function socketHandlers(onOpen: (state: BunSocketState) => void): BunSocketHandler<BunSocketState> {
+/** What a TLS client's connect waits on: the handshake, which Bun reports after `open`. */
+interface Handshake {
+  resolve(): void;
+  reject(error: Error): void;
+}
+
+function socketHandlers(onOpen: (state: BunSocketState) => void, handshake?: Handshake): BunSocketHandler<BunSocketState> {
   return {
+    handshake(socket, success, error) {
+      if (success) return handshake?.resolve();
+      const failure = new Error(`TLS handshake failed: ${error?.code ?? error?.message ?? "unknown reason"}`);
+      handshake?.reject(failure);
+      socket.data?.onClose(failure);
+    },
     binaryType: "uint8array",
     open(socket) {
       socket.data = new BunSocketState(socket);
@@ -133,6 +146,7 @@ export function listen(server: Server, options: ListenOptions = {}): Promise<Tcp
     bunListener = bunApi().listen<BunSocketState>({
       hostname,
       port: options.port ?? 0,
+      tls: options.tls ? { cert: options.tls.cert, key: options.tls.key } : undefined,
       socket: socketHandlers((state) => server.accept(state.transport)),
     });
   } catch (error) {
@@ -154,13 +168,25 @@ export function listen(server: Server, options: ListenOptions = {}): Promise<Tcp
 /** Opens a client connection. */
 export async function connect(options: ConnectOptions): Promise<Connection> {
   let transport: Transport | undefined;
+  const secure = options.tls;
+  let handshake: Handshake | undefined;
+  const handshook = secure ? new Promise<void>((resolve, reject) => (handshake = { resolve, reject })) : null;
   const attempt = bunApi().connect<BunSocketState>({
     hostname: options.hostname ?? DEFAULT_HOSTNAME,
     port: options.port,
-    socket: socketHandlers((state) => (transport = state.transport)),
+    tls: secure ? bunTls(secure) : undefined,
+    socket: socketHandlers((state) => (transport = state.transport), handshake),
   });
-  const socket = await withConnectTimeout(attempt, options, () => {
+  // Over TLS, Bun opens the socket before the handshake: a certificate that does not verify
+  // fails the connect, not the first call.
+  const connected = handshook === null ? attempt : attempt.then((socket) => handshook.then(() => socket));
+  const socket = await withConnectTimeout(connected, options, () => {
     attempt.then((late) => late.terminate(), () => {});
   });
   return new Connection(transport ?? socket.data.transport, "client", options);
+}
+
+function bunTls(tls: NonNullable<ConnectOptions["tls"]>): true | BunTlsOptions {
+  if (tls === true) return true;
+  return { ca: caList(tls), serverName: tls.serverName };
 }

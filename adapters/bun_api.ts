@@ -28,6 +28,16 @@ export interface BunSocketHandler<Data> {
   end?(socket: BunSocket<Data>): void;
   close?(socket: BunSocket<Data>, error?: Error): void;
   error?(socket: BunSocket<Data>, error: Error): void;
+  /** TLS only: the handshake finished, or failed (a certificate that does not verify). */
+  handshake?(socket: BunSocket<Data>, success: boolean, error: (Error & { code?: string }) | null): void;
+}
+
+/** Bun's TLS options, as far as weft uses them. */
+export interface BunTlsOptions {
+  cert?: string;
+  key?: string;
+  ca?: string[];
+  serverName?: string;
 }
 
 /** What `Bun.listen` and `Bun.serve` return, as far as weft cares. */
@@ -38,8 +48,10 @@ export interface BunListening {
 }
 
 export interface BunApi {
-  listen<Data>(options: { hostname: string; port: number; socket: BunSocketHandler<Data> }): BunListening;
-  connect<Data>(options: { hostname: string; port: number; socket: BunSocketHandler<Data> }): Promise<BunSocket<Data>>;
+  listen<Data>(options: { hostname: string; port: number; tls?: BunTlsOptions; socket: BunSocketHandler<Data> }): BunListening;
+  connect<Data>(
+    options: { hostname: string; port: number; tls?: boolean | BunTlsOptions; socket: BunSocketHandler<Data> },
+  ): Promise<BunSocket<Data>>;
   serve(options: {
     hostname: string;
     port: number;

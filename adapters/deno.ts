@@ -10,6 +10,7 @@
 import { Connection, type Server, type Transport } from "../mod.ts";
 import { denoApi, type DenoTcpConn, type DenoTcpListener } from "./deno_api.ts";
 import {
+  caList,
   type ConnectOptions,
   DEFAULT_HOSTNAME,
   type ListenOptions,
@@ -17,7 +18,7 @@ import {
   withConnectTimeout,
 } from "./options.ts";
 
-export type { ConnectOptions, ListenOptions, TcpListener } from "./options.ts";
+export type { ConnectOptions, ListenOptions, TcpListener, TlsClientOptions, TlsServerOptions } from "./options.ts";
 
 const SLAB_SIZE = 64 * 1024;
 /** Below this much free tail, the next read gets a new slab. */
@@ -25,7 +26,7 @@ const MIN_READ = 8 * 1024;
 
 /** Wraps a Deno TCP connection as the core's transport. */
 export function denoConnTransport(conn: DenoTcpConn): Transport {
-  conn.setNoDelay(true);
+  conn.setNoDelay?.(true);
   let slab = new Uint8Array(SLAB_SIZE);
   let used = 0;
   let closed = false;
@@ -83,7 +84,10 @@ export function listen(server: Server, options: ListenOptions = {}): Promise<Tcp
   const hostname = options.hostname ?? DEFAULT_HOSTNAME;
   let tcp: DenoTcpListener;
   try {
-    tcp = denoApi().listen({ hostname, port: options.port ?? 0, transport: "tcp" });
+    const port = options.port ?? 0;
+    tcp = options.tls
+      ? denoApi().listenTls({ hostname, port, cert: options.tls.cert, key: options.tls.key, transport: "tcp" })
+      : denoApi().listen({ hostname, port, transport: "tcp" });
   } catch (error) {
     return Promise.reject(error);
   }
@@ -113,7 +117,19 @@ export function listen(server: Server, options: ListenOptions = {}): Promise<Tcp
 /** Opens a client connection. */
 export async function connect(options: ConnectOptions): Promise<Connection> {
   const hostname = options.hostname ?? DEFAULT_HOSTNAME;
-  const attempt = denoApi().connect({ hostname, port: options.port, transport: "tcp" });
+  const secure = options.tls;
+  // Deno checks the server's certificate against `hostname` (it has no separate server name).
+  const attempt = secure
+    ? denoApi().connectTls({ hostname, port: options.port, caCerts: caList(secure) }).then(async (conn) => {
+      try {
+        await conn.handshake?.(); // a certificate that does not verify fails the connect
+        return conn;
+      } catch (error) {
+        conn.close();
+        throw error;
+      }
+    })
+    : denoApi().connect({ hostname, port: options.port, transport: "tcp" });
   const conn = await withConnectTimeout(attempt, options, () => {
     attempt.then((late) => late.close(), () => {});
   });

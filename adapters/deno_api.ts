@@ -19,7 +19,10 @@ export interface DenoTcpConn {
   write(data: Uint8Array): Promise<number>;
   closeWrite(): Promise<void>;
   close(): void;
-  setNoDelay(noDelay?: boolean): void;
+  /** TCP only (a TLS connection has none). */
+  setNoDelay?(noDelay?: boolean): void;
+  /** TLS only: completes the handshake (which otherwise happens on the first read or write). */
+  handshake?(): Promise<unknown>;
 }
 
 export interface DenoTcpListener extends AsyncIterable<DenoTcpConn> {
@@ -35,6 +38,8 @@ export interface DenoHttpServer {
 export interface DenoApi {
   listen(options: { hostname: string; port: number; transport: "tcp" }): DenoTcpListener;
   connect(options: { hostname: string; port: number; transport: "tcp" }): Promise<DenoTcpConn>;
+  listenTls(options: { hostname: string; port: number; cert: string; key: string; transport: "tcp" }): DenoTcpListener;
+  connectTls(options: { hostname: string; port: number; caCerts?: string[] }): Promise<DenoTcpConn>;
   serve(
     options: {
       hostname: string;

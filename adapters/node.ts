@@ -6,8 +6,10 @@
  * `drain` when the kernel buffer is full.
  */
 import * as net from "node:net";
+import * as tls from "node:tls";
 import { Connection, type Server, type Transport } from "../mod.ts";
 import {
+  caList,
   type ConnectOptions,
   DEFAULT_HOSTNAME,
   type ListenOptions,
@@ -15,7 +17,7 @@ import {
   withConnectTimeout,
 } from "./options.ts";
 
-export type { ConnectOptions, ListenOptions, TcpListener } from "./options.ts";
+export type { ConnectOptions, ListenOptions, TcpListener, TlsClientOptions, TlsServerOptions } from "./options.ts";
 
 /** Chunks the read side buffers before it pauses the socket. */
 const READ_HIGH_WATER_MARK = 16;
@@ -113,7 +115,9 @@ export function nodeSocketTransport(socket: NodeSocketLike): Transport {
 /** Accepts TCP connections for `server`. */
 export function listen(server: Server, options: ListenOptions = {}): Promise<TcpListener> {
   const hostname = options.hostname ?? DEFAULT_HOSTNAME;
-  const netServer = net.createServer((socket) => server.accept(nodeSocketTransport(socket)));
+  const onSocket = (socket: net.Socket) => server.accept(nodeSocketTransport(socket));
+  // A TLS server hands over each socket once its handshake is done ("secureConnection").
+  const netServer = options.tls ? tls.createServer({ cert: options.tls.cert, key: options.tls.key }, onSocket) : net.createServer(onSocket);
   return new Promise((resolve, reject) => {
     netServer.once("error", reject);
     netServer.listen(options.port ?? 0, hostname, () => {
@@ -138,9 +142,19 @@ export function listen(server: Server, options: ListenOptions = {}): Promise<Tcp
 
 /** Opens a client connection. */
 export function connect(options: ConnectOptions): Promise<Connection> {
-  const socket = net.connect({ host: options.hostname ?? DEFAULT_HOSTNAME, port: options.port });
+  const host = options.hostname ?? DEFAULT_HOSTNAME;
+  const secure = options.tls;
+  const socket = secure
+    ? tls.connect({
+      host,
+      port: options.port,
+      ca: caList(secure),
+      // SNI takes names only; an IP is still checked against the certificate's IP entries.
+      servername: secure !== true && secure.serverName !== undefined ? secure.serverName : net.isIP(host) ? undefined : host,
+    })
+    : net.connect({ host, port: options.port });
   const attempt = new Promise<net.Socket>((resolve, reject) => {
-    socket.once("connect", () => {
+    socket.once(secure ? "secureConnect" : "connect", () => {
       socket.off("error", reject);
       resolve(socket);
     });

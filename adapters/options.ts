@@ -7,14 +7,37 @@ export interface ListenOptions {
   hostname?: string;
   /** Default 0: the system picks a free port (read it back from `listener.port`). */
   port?: number;
+  /** Serve over TLS with this certificate and key, with the runtime's own TLS. */
+  tls?: TlsServerOptions;
 }
+
+/** A server's certificate chain and private key, PEM-encoded. */
+export interface TlsServerOptions {
+  cert: string;
+  key: string;
+}
+
+/**
+ * A client's TLS: `true` verifies the server against the runtime's default CAs; `ca`
+ * trusts these instead (PEM). The server's name is checked against `hostname`, or
+ * `serverName` when given. Verification is never turned off.
+ */
+export type TlsClientOptions = true | { ca?: string | string[]; serverName?: string };
 
 export interface ConnectOptions extends ConnectionOptions {
   /** Default "127.0.0.1". */
   hostname?: string;
   port: number;
-  /** Milliseconds to wait for the TCP handshake before failing with `unavailable`. Default 10000. */
+  /** Milliseconds to wait for the TCP (and TLS) handshake before failing with `unavailable`. Default 10000. */
   connectTimeout?: number;
+  /** Connect over TLS (see TlsClientOptions). */
+  tls?: TlsClientOptions;
+}
+
+/** The CAs of a TlsClientOptions as a list, or undefined for the runtime's defaults. */
+export function caList(tls: TlsClientOptions): string[] | undefined {
+  if (tls === true || tls.ca === undefined) return undefined;
+  return Array.isArray(tls.ca) ? tls.ca : [tls.ca];
 }
 
 /** A listening TCP socket that feeds a Server. */

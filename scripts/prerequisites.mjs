@@ -66,18 +66,31 @@ function run(command, args) {
 export function ensureChromium() {
   if (existsSync(CHROMIUM)) return null;
   const howTo = `tests/browser.test.ts needs Chromium at ${CHROMIUM}: run \`sudo apt-get install -y chromium\` (Debian/Ubuntu), or set WEFT_CHROMIUM to a Chromium binary`;
-  if (CHROMIUM !== "/usr/bin/chromium" || process.platform !== "linux" || !existsSync("/usr/bin/apt-get")) return howTo;
+  if (CHROMIUM !== "/usr/bin/chromium") return howTo;
+  return aptInstall("chromium", CHROMIUM, howTo);
+}
+
+/** Installs Debian's openssl (tests/tls.test.ts makes its certificates with it) if it is missing. */
+export function ensureOpenssl() {
+  if (spawnSync("openssl", ["version"], { stdio: "ignore" }).status === 0) return null;
+  const howTo = "tests/tls.test.ts makes certificates with openssl: run `sudo apt-get install -y openssl`";
+  return aptInstall("openssl", "/usr/bin/openssl", howTo);
+}
+
+/** apt-get installs `name` when this is Debian and we may; null once `binary` exists, else `howTo`. */
+function aptInstall(name, binary, howTo) {
+  if (process.platform !== "linux" || !existsSync("/usr/bin/apt-get")) return howTo;
   const root = typeof process.getuid === "function" && process.getuid() === 0;
   if (!root && spawnSync("sudo", ["-n", "true"], { stdio: "ignore" }).status !== 0) return howTo;
-  console.log("[prerequisites] installing Debian's chromium");
+  console.log(`[prerequisites] installing Debian's ${name}`);
   const [cmd, ...pre] = root ? ["apt-get"] : ["sudo", "-n", "apt-get"];
-  const ok = run(cmd, [...pre, "update"]) && run(cmd, [...pre, "install", "-y", "--no-install-recommends", "chromium"]);
-  return ok && existsSync(CHROMIUM) ? null : `installing chromium failed; ${howTo}`;
+  const ok = run(cmd, [...pre, "update"]) && run(cmd, [...pre, "install", "-y", "--no-install-recommends", name]);
+  return ok && existsSync(binary) ? null : `installing ${name} failed; ${howTo}`;
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const wanted = process.argv.slice(2);
-  const all = { workerd: ensureWorkerd, chromium: ensureChromium };
+  const all = { workerd: ensureWorkerd, chromium: ensureChromium, openssl: ensureOpenssl };
   let failed = false;
   for (const [name, ensure] of Object.entries(all)) {
     if (wanted.length > 0 && !wanted.includes(name)) continue;
