@@ -55,6 +55,7 @@ export interface BunApi {
   serve(options: {
     hostname: string;
     port: number;
+    tls?: BunTlsOptions;
     // deno-lint-ignore no-explicit-any
     fetch(request: Request, server: any): Response | Promise<Response>;
     websocket: object;

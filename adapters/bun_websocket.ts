@@ -6,13 +6,30 @@ import { Hono } from "hono";
 import { getConnInfo } from "hono/bun";
 import { upgradeWebSocket, websocket } from "hono/bun";
 import type { Server } from "../mod.ts";
-import { connectWebSocket } from "../src/transports/websocket_client.ts";
+import type { Connection } from "../mod.ts";
+import {
+  connectWebSocket as connectWith,
+  type WebSocketConnectOptions,
+  type WebSocketConstructor,
+} from "../src/transports/websocket_client.ts";
 import { bunApi } from "./bun_api.ts";
 import { DEFAULT_HOSTNAME } from "./options.ts";
 import { mountWeft, withDrain } from "./hono.ts";
 import { listenerUrl, type WebSocketListener, type WebSocketListenOptions } from "./websocket_options.ts";
 
-export { connectWebSocket };
+/** Opens a client connection with Bun's WebSocket, trusting `options.ca` for `wss://` when given. */
+export function connectWebSocket(options: WebSocketConnectOptions): Promise<Connection> {
+  const ca = options.ca;
+  if (ca === undefined || options.WebSocket !== undefined) return connectWith(options);
+  // Bun's WebSocket takes TLS options in a second argument that is an object.
+  const Native = (globalThis as unknown as { WebSocket: new (url: string, options: object) => WebSocket }).WebSocket;
+  const Trusting = class extends Native {
+    constructor(url: string, protocols?: string | string[]) {
+      super(url, { protocols, tls: { ca } });
+    }
+  };
+  return connectWith({ ...options, WebSocket: Trusting as unknown as WebSocketConstructor });
+}
 export type { WebSocketConnectOptions } from "../src/transports/websocket_client.ts";
 export type { WebSocketListener, WebSocketListenOptions } from "./websocket_options.ts";
 
@@ -23,7 +40,8 @@ export function listenWebSocket(server: Server, options: WebSocketListenOptions 
   const app = mountWeft(options.app ?? new Hono(), server, { getConnInfo, ...options, upgradeWebSocket, path });
   let http;
   try {
-    http = bunApi().serve({ hostname, port: options.port ?? 0, fetch: app.fetch, websocket: withDrain(websocket) });
+    const tls = options.tls ? { cert: options.tls.cert, key: options.tls.key } : undefined;
+    http = bunApi().serve({ hostname, port: options.port ?? 0, tls, fetch: app.fetch, websocket: withDrain(websocket) });
   } catch (error) {
     return Promise.reject(error);
   }
@@ -31,7 +49,7 @@ export function listenWebSocket(server: Server, options: WebSocketListenOptions 
   const listener: WebSocketListener = {
     hostname,
     port,
-    url: listenerUrl(hostname, port, path),
+    url: listenerUrl(hostname, port, path, options.tls !== undefined),
     close() {
       server.removeListener(listener);
       http.stop(false); // stop accepting; live connections are server.close()'s

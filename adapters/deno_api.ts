@@ -44,6 +44,8 @@ export interface DenoApi {
     options: {
       hostname: string;
       port: number;
+      cert?: string;
+      key?: string;
       onListen(address: DenoNetAddr): void;
       onError(error: unknown): Response | Promise<Response>;
     },

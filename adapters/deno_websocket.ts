@@ -42,6 +42,7 @@ export async function listenWebSocket(server: Server, options: WebSocketListenOp
   const http = denoApi().serve({
     hostname,
     port: options.port ?? 0,
+    ...(options.tls ? { cert: options.tls.cert, key: options.tls.key } : {}),
     onListen: (address) => listened(address),
     onError: () => new Response("internal error", { status: 500 }),
   }, (request, info) => closed ? new Response("weft: server is closing", { status: 503 }) : app.fetch(request, info));
@@ -49,7 +50,7 @@ export async function listenWebSocket(server: Server, options: WebSocketListenOp
   const listener: WebSocketListener = {
     hostname,
     port,
-    url: listenerUrl(hostname, port, path),
+    url: listenerUrl(hostname, port, path, options.tls !== undefined),
     close() {
       if (closed) return Promise.resolve();
       closed = true;

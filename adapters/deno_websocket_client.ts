@@ -12,11 +12,13 @@ import {
   type WebSocketConnectOptions,
   type WebSocketConstructor,
 } from "../src/transports/websocket_client.ts";
+import { wsTrusting } from "./ws_trusting.ts";
 
 export { messageSocketOf } from "../src/transports/websocket_client.ts";
 export type { WebSocketConnectOptions, WebSocketConstructor, WebSocketLike } from "../src/transports/websocket_client.ts";
 
 /** Opens a client connection (with the `ws` package unless `options.WebSocket` says otherwise). */
 export function connectWebSocket(options: WebSocketConnectOptions): Promise<Connection> {
-  return connectWith({ ...options, WebSocket: options.WebSocket ?? (WsWebSocket as unknown as WebSocketConstructor) });
+  const trusting = options.ca !== undefined ? wsTrusting(options.ca) : undefined;
+  return connectWith({ ...options, WebSocket: options.WebSocket ?? trusting ?? (WsWebSocket as unknown as WebSocketConstructor) });
 }

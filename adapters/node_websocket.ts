@@ -3,6 +3,7 @@
  * `ws` package), and the client: Node 22's global WebSocket, or `ws` on Node 20
  * (`node_websocket_client.ts`).
  */
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { serve, upgradeWebSocket } from "@hono/node-server";
 import { Hono } from "hono";
@@ -24,13 +25,15 @@ export function listenWebSocket(server: Server, options: WebSocketListenOptions 
   const app = mountWeft(options.app ?? new Hono(), server, { getConnInfo, ...options, upgradeWebSocket, path });
   const wss = new WebSocketServer({ noServer: true });
   return new Promise((resolve, reject) => {
-    const http = serve({ fetch: app.fetch, hostname, port: options.port ?? 0, websocket: { server: wss } }, (info) => {
+    const tls = options.tls;
+    const https = tls ? { createServer: createHttpsServer, serverOptions: { cert: tls.cert, key: tls.key } } : {};
+    const http = serve({ fetch: app.fetch, hostname, port: options.port ?? 0, websocket: { server: wss }, ...https }, (info) => {
       http.off("error", reject);
       const port = (info as AddressInfo).port;
       const listener: WebSocketListener = {
         hostname,
         port,
-        url: listenerUrl(hostname, port, path),
+        url: listenerUrl(hostname, port, path, tls !== undefined),
         close() {
           server.removeListener(listener);
           // Stops accepting now; live sockets are server.close()'s business.

@@ -1,6 +1,7 @@
 /** Options and shapes shared by the WebSocket adapters, so all three read the same. */
 import type { Hono } from "hono";
 import type { WeftRouteOptions } from "./hono.ts";
+import type { TlsServerOptions } from "./options.ts";
 
 export interface WebSocketListenOptions extends WeftRouteOptions {
   /** Default "127.0.0.1". */
@@ -12,18 +13,20 @@ export interface WebSocketListenOptions extends WeftRouteOptions {
   /** An app of your own to mount weft on, beside its other routes. Default: a new one. */
   // deno-lint-ignore no-explicit-any
   app?: Hono<any, any, any>;
+  /** Serve HTTPS, so clients connect with `wss://` (PEM certificate and key). */
+  tls?: TlsServerOptions;
 }
 
 /** An HTTP server that upgrades `path` to weft connections on a Server. */
 export interface WebSocketListener {
   readonly hostname: string;
   readonly port: number;
-  /** `ws://hostname:port/path`: what clients connect to. */
+  /** `ws://hostname:port/path` (`wss://` with `tls`): what clients connect to. */
   readonly url: string;
   /** Stops accepting. Live connections stay: close them with `server.close()`. */
   close(): Promise<void>;
 }
 
-export function listenerUrl(hostname: string, port: number, path: string): string {
-  return `ws://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}${path}`;
+export function listenerUrl(hostname: string, port: number, path: string, secure = false): string {
+  return `${secure ? "wss" : "ws"}://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}${path}`;
 }

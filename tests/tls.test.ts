@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type Connection, Server } from "../mod.ts";
 import { str, text } from "./support/bytes.ts";
-import { adapter } from "./support/runtime.ts";
+import { adapter, runtime } from "./support/runtime.ts";
 import { testCertificates } from "./support/tls.ts";
 
 const { ca, cert, key } = testCertificates();
@@ -80,5 +80,21 @@ describe("TLS on TCP", () => {
     const error = await within(5000, client.request(1, text("in the clear"))).then(() => null, (e) => e);
     expect(error?.code).toBe("unavailable");
     client.destroy();
+  });
+});
+
+describe("wss://", () => {
+  test("listenWebSocket with tls serves wss://; the runtime's client trusts the CA given as `ca`", async () => {
+    const mod = await import(`../adapters/${runtime}_websocket.ts`) as typeof import("../adapters/node_websocket.ts");
+    const wsServer = new Server();
+    wsServer.handle(1, (req) => req.payload);
+    const listener = await mod.listenWebSocket(wsServer, { port: 0, tls: { cert, key } });
+    expect(listener.url.startsWith("wss://127.0.0.1:")).toBe(true);
+    const client = await mod.connectWebSocket({ url: listener.url, ca });
+    expect(str((await client.request(1, text("over wss"))).payload)).toBe("over wss");
+    await client.close();
+    const untrusted = await mod.connectWebSocket({ url: listener.url, connectTimeout: 5000 }).then(() => null, (e) => e);
+    expect(untrusted?.code).toBe("unavailable");
+    await wsServer.close({ timeout: 100 });
   });
 });

@@ -31,6 +31,12 @@ export interface WebSocketConnectOptions extends ConnectionOptions {
   connectTimeout?: number;
   /** Bytes the socket may hold unsent before calls wait (default 1 MiB). */
   highWaterMark?: number;
+  /**
+   * `wss://` to a server whose certificate a private CA signed: trust these CAs (PEM). The
+   * Node, Deno and Bun clients (`@weft/rpc/{node,deno,bun}/websocket`) honour it; a browser
+   * or a Worker trusts its own store and ignores it.
+   */
+  ca?: string | string[];
 }
 
 const OPEN = 1;
