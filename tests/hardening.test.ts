@@ -310,3 +310,32 @@ describe("slow consumers of broadcasts", () => {
     await r.server.close({ timeout: 100 });
   }, 30_000);
 });
+
+describe("rate per connection", () => {
+  test("maxFramesPerSecond paces a connection that sends too fast; another connection is untouched", async () => {
+    const server = new Server({ maxFramesPerSecond: 2000 });
+    server.handle(Cmd.Echo, (req) => req.payload);
+    const listener = await adapter.listen(server, { port: 0 });
+    const busy = await adapter.connect({ port: listener.port });
+    const other = await adapter.connect({ port: listener.port });
+    await Promise.all([busy.request(Cmd.Echo), other.request(Cmd.Echo)]);
+    const started = performance.now();
+    const calls = Array.from({ length: 6000 }, () => busy.request(Cmd.Echo, text("x"), { nonBlocking: true }));
+    await sleep(200);
+    const quick = performance.now();
+    await other.request(Cmd.Echo, text("me first"));
+    const otherMs = performance.now() - quick;
+    await Promise.all(calls); // all served, none refused
+    const busyMs = performance.now() - started;
+    // 6000 frames at 2000/s with a second's burst: about 2 s; unpaced, this takes ~50 ms.
+    expect(busyMs).toBeGreaterThan(1500);
+    expect(otherMs).toBeLessThan(busyMs / 3);
+    busy.destroy();
+    other.destroy();
+    await server.close({ timeout: 100 });
+  }, 20_000);
+
+  test("rates must be positive", () => {
+    expect(() => new Server({ maxBytesPerSecond: 0 }).accept({ readable: new ReadableStream(), writable: new WritableStream() })).toThrow(TypeError);
+  });
+});

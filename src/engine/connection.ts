@@ -31,8 +31,9 @@ import type { Hooks } from "./hooks.ts";
 import { Inflater } from "./inflater.ts";
 import { CLOSED, CLOSING, Link, OPEN } from "./link.ts";
 import { Liveness } from "./liveness.ts";
+import { ReadPacing } from "./read_pacing.ts";
 import { Mux } from "./mux.ts";
-import { type CloseOptions, type ConnectionOptions, maxUnsentBytes, type Role } from "./options.ts";
+import type { CloseOptions, ConnectionOptions, Role } from "./options.ts";
 import type { Response } from "./response.ts";
 import { Sender } from "./sender.ts";
 import { Serving } from "./serving.ts";
@@ -76,8 +77,8 @@ class ConnectionEngine implements ConnectionShape {
   readonly #onError: ConnectionOptions["onError"];
   readonly #hooks: Hooks | undefined;
   #reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
-  /** Server: unsent bytes past which reading pauses (Infinity on a client, which always reads). */
-  readonly #maxUnsent: number;
+  /** Server: when to stop reading for a while (read_pacing.ts); null on a client. */
+  #pacing: ReadPacing | null = null;
   #resolveClosed!: (error: Error | undefined) => void;
   /** close() waits on this for in-flight calls to finish. */
   #drained: (() => void) | null = null;
@@ -94,7 +95,6 @@ class ConnectionEngine implements ConnectionShape {
     this.maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
     this.#transport = transport;
     this.#onError = options.onError;
-    this.#maxUnsent = role === "server" ? maxUnsentBytes(options) : Infinity;
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
     this.#decoder = new FrameDecoder(this.maxFrameSize);
     const writer = new FrameWriter(transport.writable, (error) => this.#transportFailed(error));
@@ -106,6 +106,7 @@ class ConnectionEngine implements ConnectionShape {
       this.#dispatcher.failExchange(id, Flags.Stream, error));
     this.#backpressure = backpressure;
     this.#liveness = new Liveness(sender, (error) => this.destroy(error));
+    if (role === "server") this.#pacing = new ReadPacing(writer, this.#liveness, options);
     const metadata = options.metadata ?? {};
     let pushId = role === "client" ? 1 : 0;
     this.#calling = new Calling(link, sender, backpressure, {
@@ -301,8 +302,7 @@ class ConnectionEngine implements ConnectionShape {
     const inflater = this.#inflater;
     const backpressure = this.#backpressure;
     const onFrame = this.#dispatcher.dispatch;
-    const maxUnsent = this.#maxUnsent;
-    const heard = () => liveness.heard();
+    const pacing = this.#pacing;
     try {
       for (;;) {
         const { value, done } = await reader.read();
@@ -313,14 +313,12 @@ class ConnectionEngine implements ConnectionShape {
         for (;;) {
           const used = this.#decoder.decode(rest, onFrame, SLICE_FRAMES);
           if (inflater.idle !== null) await inflater.idle; // keeps what waits behind it to one chunk
+          if (pacing !== null && pacing.due()) await pacing.afterSlice(this.#decoder.frames, used);
           if (used === rest.length) break;
           rest = rest.subarray(used);
           await null; // see SLICE_FRAMES
         }
         if (backpressure.gate !== null) await backpressure.gate;
-        // A server stops reading a client that does not take its replies (a client never
-        // stops: two ends waiting on each other's reading would wait forever).
-        if (writer.unsent > maxUnsent) await writer.drained(maxUnsent / 2, heard);
       }
       this.#peerGone(new RpcError("unavailable", "connection closed by the peer"));
     } catch (error) {

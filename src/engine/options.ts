@@ -5,10 +5,11 @@
 import type { CompressionFormat } from "../wire/compression.ts";
 import type { Connection, Mux } from "./api.ts";
 import type { Hooks } from "./hooks.ts";
+import type { RateLimitOptions } from "./rate_limit.ts";
 
 export type { CloseOptions, Role } from "./api.ts";
 
-export interface ConnectionOptions {
+export interface ConnectionOptions extends RateLimitOptions {
   /** Handlers for requests and pushes from the peer. Default: a new, empty mux. */
   mux?: Mux;
   /** Largest length field accepted and sent (header bytes after it included). Default 10 MiB. */

@@ -36,6 +36,9 @@ export class FrameDecoder {
     this.maxFrameSize = maxFrameSize;
   }
 
+  /** Frames handed out so far (a rate limit reads the difference per chunk). */
+  frames = 0;
+
   /** Bytes held for an incomplete frame. */
   get bufferedBytes(): number {
     return this.#have;
@@ -57,6 +60,7 @@ export class FrameDecoder {
     let frames = 0;
     while (end - offset >= 4) {
       if (frames++ === maxFrames) return offset;
+      this.frames++;
       const length = this.#checkedLength(readUint32(chunk, offset));
       const frameEnd = offset + 4 + length;
       if (frameEnd > end) break;
@@ -105,6 +109,7 @@ export class FrameDecoder {
     const total = this.#total;
     this.#partial = null;
     this.#have = this.#total = 0;
+    this.frames++;
     onFrame(
       readRequestId(frame, 4),
       frame[12],
