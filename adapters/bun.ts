@@ -12,6 +12,7 @@ import {
   caList,
   type ConnectOptions,
   DEFAULT_HOSTNAME,
+  KEEPALIVE_IDLE_MS,
   type ListenOptions,
   type TcpListener,
   withConnectTimeout,
@@ -36,6 +37,7 @@ class BunSocketState {
   constructor(socket: BunSocket<BunSocketState>) {
     this.#socket = socket;
     socket.setNoDelay(true);
+    socket.setKeepAlive?.(true, KEEPALIVE_IDLE_MS);
     const readable = new ReadableStream<Uint8Array>({
       start: (controller) => {
         this.#reads = controller;

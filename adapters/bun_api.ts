@@ -11,6 +11,7 @@ export interface BunSocket<Data> {
   readonly remoteAddress: string;
   readonly remotePort?: number;
   setNoDelay(noDelay?: boolean): unknown;
+  setKeepAlive?(enable?: boolean, initialDelay?: number): unknown;
   pause(): void;
   resume(): void;
   end(): unknown;

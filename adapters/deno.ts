@@ -27,6 +27,7 @@ const MIN_READ = 8 * 1024;
 /** Wraps a Deno TCP connection as the core's transport. */
 export function denoConnTransport(conn: DenoTcpConn): Transport {
   conn.setNoDelay?.(true);
+  conn.setKeepAlive?.(true); // Deno takes no delay: the OS's default idle time applies
   let slab = new Uint8Array(SLAB_SIZE);
   let used = 0;
   let closed = false;

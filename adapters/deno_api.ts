@@ -21,6 +21,8 @@ export interface DenoTcpConn {
   close(): void;
   /** TCP only (a TLS connection has none). */
   setNoDelay?(noDelay?: boolean): void;
+  /** TCP only. */
+  setKeepAlive?(keepAlive?: boolean): void;
   /** TLS only: completes the handshake (which otherwise happens on the first read or write). */
   handshake?(): Promise<unknown>;
 }

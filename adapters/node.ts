@@ -12,6 +12,7 @@ import {
   caList,
   type ConnectOptions,
   DEFAULT_HOSTNAME,
+  KEEPALIVE_IDLE_MS,
   type ListenOptions,
   type TcpListener,
   withConnectTimeout,
@@ -31,6 +32,7 @@ export interface NodeSocketLike {
   readonly remoteAddress?: string;
   readonly remotePort?: number;
   setNoDelay(noDelay?: boolean): unknown;
+  setKeepAlive?(enable?: boolean, initialDelay?: number): unknown;
   // deno-lint-ignore no-explicit-any
   on(event: string, listener: (...args: any[]) => void): unknown;
   pause(): unknown;
@@ -43,6 +45,7 @@ export interface NodeSocketLike {
 /** Wraps a connected socket as the core's pair of Web Streams. */
 export function nodeSocketTransport(socket: NodeSocketLike): Transport {
   socket.setNoDelay(true);
+  socket.setKeepAlive?.(true, KEEPALIVE_IDLE_MS);
   let closed = false;
   let drainWaiter: { resolve: () => void; reject: (error: unknown) => void } | null = null;
   const failDrain = (error: unknown) => {

@@ -49,6 +49,11 @@ export interface TcpListener {
 }
 
 export const DEFAULT_HOSTNAME = "127.0.0.1";
+/**
+ * TCP keepalive on every socket, after this much silence: a peer that vanishes before the
+ * first call (when weft's heartbeats have not started) is found by the OS's probes.
+ */
+export const KEEPALIVE_IDLE_MS = 30_000;
 export const DEFAULT_CONNECT_TIMEOUT = 10_000;
 
 /** The error every adapter's connect() rejects with when the peer cannot be reached. */

@@ -13,6 +13,8 @@ import { type ChildServer, startChildServer } from "./support/child_server.ts";
 import { RawSocket } from "./support/raw_socket.ts";
 import { adapter, runtime } from "./support/runtime.ts";
 import { Cmd } from "./fixtures/handlers.ts";
+import * as v from "valibot";
+import { createClient, event, router, serve } from "../src/typed/mod.ts";
 
 const MiB = 1024 * 1024;
 /** What one connection may add to the server's resident memory in these probes. */
@@ -308,6 +310,38 @@ describe("slow consumers of broadcasts", () => {
     r.stuck.destroy();
     r.fast.destroy();
     await r.server.close({ timeout: 100 });
+  }, 30_000);
+});
+
+describe("slow consumers of typed events", () => {
+  test("emit goes through the same policy: the stuck client is closed, a fast subscriber gets every event", async () => {
+    const events = router({ tick: event(v.object({ n: v.number(), pad: v.string() })) });
+    const server = new Server({ slowConsumers: { maxBytes: 256 * 1024, policy: "close" } });
+    server.handle(Cmd.Echo, (req) => req.payload);
+    const served = serve(events, server);
+    const listener = await adapter.listen(server, { port: 0 });
+    const stuck = net.connect({ port: listener.port, host: "127.0.0.1" });
+    stuck.on("error", () => {});
+    await new Promise<void>((resolve) => stuck.once("connect", resolve));
+    stuck.pause();
+    stuck.write(frame(3, 0x48, Cmd.Echo)); // a live connection that never reads
+    const connection = await adapter.connect({ port: listener.port, codec: "json" });
+    const api = createClient<typeof events>(connection);
+    let received = 0;
+    api.tick.subscribe(() => received++);
+    while (server.connections.size < 2) await sleep(5);
+    const pad = "x".repeat(4000);
+    for (let n = 0; n < 4000; n++) {
+      served.emit.tick({ n, pad });
+      if (n % 50 === 49) await sleep(0);
+    }
+    const deadline = Date.now() + 10_000;
+    while (received < 4000 && Date.now() < deadline) await sleep(10);
+    expect(received).toBe(4000);
+    expect(server.broadcastStats.closed).toBe(1);
+    stuck.destroy();
+    connection.destroy();
+    await server.close({ timeout: 100 });
   }, 30_000);
 });
 
