@@ -373,3 +373,39 @@ describe("rate per connection", () => {
     expect(() => new Server({ maxBytesPerSecond: 0 }).accept({ readable: new ReadableStream(), writable: new WritableStream() })).toThrow(TypeError);
   });
 });
+
+describe("liveness before the first call", () => {
+  test("greetEagerly: heartbeats run from the start, so a server gone before any call is noticed within 4 intervals", async () => {
+    const { startFreezableProxy } = await import("./support/freezable_proxy.ts");
+    const server = new Server({ heartbeatInterval: 100 });
+    const listener = await adapter.listen(server, { port: 0 });
+    const proxy = await startFreezableProxy(listener.port);
+    const client = await adapter.connect({ port: proxy.port, heartbeatInterval: 100, greetEagerly: true });
+    const deadline = Date.now() + 3000;
+    while (client.protocolVersion === 0 && Date.now() < deadline) await sleep(5);
+    expect(client.protocolVersion).toBe(1); // negotiated with no call made
+    proxy.freeze(); // gone, with no FIN or RST to say so
+    const started = Date.now();
+    const cause = await client.closed;
+    expect(String(cause?.message)).toContain("heartbeat");
+    expect(Date.now() - started).toBeLessThan(4 * 100 + 500);
+    while (server.connections.size > 0 && Date.now() < started + 2000) await sleep(10);
+    expect(server.connections.size).toBe(0); // the server noticed too
+    proxy.close();
+    await server.close({ timeout: 100 });
+  });
+
+  test("greetEagerly with authenticate: admitted before any call, and calls then run at once", async () => {
+    const admitted: string[] = [];
+    const server = new Server({ authenticate: (metadata) => void admitted.push(metadata.user) });
+    server.handle(Cmd.Echo, (req) => req.payload);
+    const listener = await adapter.listen(server, { port: 0 });
+    const client = await adapter.connect({ port: listener.port, greetEagerly: true, metadata: { user: "ann" } });
+    const deadline = Date.now() + 3000;
+    while (admitted.length === 0 && Date.now() < deadline) await sleep(5);
+    expect(admitted).toEqual(["ann"]);
+    expect(str((await client.request(Cmd.Echo, text("hi"))).payload)).toBe("hi");
+    await client.close();
+    await server.close({ timeout: 100 });
+  });
+});

@@ -13,7 +13,7 @@ import { Flags } from "../wire/flags.ts";
 import { isOddId, type RequestId } from "../wire/frame.ts";
 import type { Calling } from "./calling.ts";
 import type { Connection } from "./api.ts";
-import { type Handshake, WEFT_BITS } from "./handshake.ts";
+import { Handshake, WEFT_BITS } from "./handshake.ts";
 import type { Inflater } from "./inflater.ts";
 import { CLOSED, type Link } from "./link.ts";
 import type { Mux } from "./mux.ts";
@@ -98,6 +98,7 @@ export class Dispatcher {
       if (link.role === "server" && link.version === 0) {
         // The client's hello; with Control too, a call whose block follows in EXT.
         this.#handshake.greet();
+        if (Handshake.isGreetingAlone(id, weftBits)) return;
         if (weftBits === WEFT_BITS) return this.#handshake.holdForBlock(id, flags, cmd, payload);
         return this.dispatch(id, flags & ~WEFT_BITS, cmd, payload);
       }

@@ -128,6 +128,13 @@ export class Handshake {
       this.#startHandshakeTimer();
     }
     link.helloBit = link.weft && link.role === "client" ? WeftFlags.Hello : 0;
+    // The greeting alone: 0xC0 on id 0, which no call uses (PROTOCOL.md §13).
+    if (options.greetEagerly === true && link.helloBit !== 0) link.writer.write(0, WEFT_BITS, Op.Hello, new Uint8Array(0));
+  }
+
+  /** Server: a client's greeting with no call in it (0xC0 on id 0, `greetEagerly`). */
+  static isGreetingAlone(id: RequestId, weftBits: number): boolean {
+    return id === 0 && weftBits === WEFT_BITS;
   }
 
   /** Server: a call whose block follows in an EXT frame (0x40 and 0x80) waits for it here. */
@@ -173,6 +180,7 @@ export class Handshake {
     const weftBits = flags & WEFT_BITS;
     if (weftBits !== 0 && this.#link.version === 0) {
       this.greet(); // the client's hello
+      if (Handshake.isGreetingAlone(id, weftBits)) return;
       if (weftBits === WEFT_BITS) (this.#awaitingExt ??= new Set()).add(id);
       flags &= ~WEFT_BITS; // greeted: what is left is an ordinary frame (until its EXT comes)
     }

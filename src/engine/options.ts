@@ -74,6 +74,13 @@ export interface ConnectionOptions extends RateLimitOptions {
   heartbeatInterval?: number;
   /** The peer announced it is going away: new calls here will be refused; move them elsewhere. */
   onGoAway?: (reason: string, connection: Connection) => void;
+  /**
+   * Client: greet a weft server as soon as the connection opens, not with the first call,
+   * so heartbeats (and `authenticate`) run from the start and a server that vanishes before
+   * any call is noticed. Only for a server known to speak weft: the greeting is a frame a
+   * plain qrpc server reads as a call to a cmd it lacks, and it closes the connection.
+   */
+  greetEagerly?: boolean;
   /** Client: connection metadata (an auth token...) sent in the handshake to a weft server. */
   metadata?: Record<string, string>;
   /**
