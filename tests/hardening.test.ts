@@ -160,6 +160,31 @@ describe("handshake and admission", () => {
     await server.close({ timeout: 100 });
   });
 
+  test("a refused client that does not read, whose ERROR cannot get out: its later pushes still never arrive", async () => {
+    let pushes = 0;
+    const server = new Server({
+      authenticate: async () => {
+        await sleep(300);
+        throw new Error("no");
+      },
+    });
+    server.onPush(() => pushes++);
+    const listener = await adapter.listen(server, { port: 0 });
+    // Blind handshake, then PINGs whose PONGs it never reads: the server's writes back up, so
+    // the refusal's ERROR and close cannot finish while the client keeps sending.
+    const settings = text(JSON.stringify({ version: 1, heartbeat: 0, maxFrameSize: 10 * MiB }));
+    const prelude = new Uint8Array([...frame(3, 0x48, Cmd.Echo), ...frame(0, 0x80, 2, settings)]);
+    const pings = repeated(frame(0, 0x80, 3, new Uint8Array(8)), 20_000);
+    const flood = await floodWithoutReading(listener.port, () => pings, 24 * MiB, prelude);
+    await sleep(400); // refused by now
+    const push = repeated(frame(5, 0x10, 7, text("p")), 1000);
+    flood.socket.write(push);
+    await sleep(300);
+    expect(pushes).toBe(0);
+    flood.socket.destroy();
+    await server.close({ timeout: 100 });
+  }, 30_000);
+
   test("pushes held while authentication is pending arrive once it accepts", async () => {
     let pushes = 0;
     const server = new Server({ authenticate: () => sleep(100) });
