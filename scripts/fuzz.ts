@@ -18,6 +18,7 @@ import { readFileSync } from "node:fs";
 import { connect } from "../adapters/node.ts";
 import { encodeFrame } from "../mod.ts";
 import { startChildServer } from "../tests/support/child_server.ts";
+import { concat } from "../tests/support/bytes.ts";
 import { Random } from "../tests/support/random.ts";
 import type { RuntimeName } from "../tests/support/runtime.ts";
 
@@ -46,16 +47,6 @@ interface Case {
   gapMs: number;
 }
 
-function join(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}
-
 function randomFrames(count: number): Uint8Array[] {
   return Array.from({ length: count }, () =>
     frame(random.int(2 ** 16), random.int(256), random.chance(0.7) ? random.int(14) : random.int(2 ** 24), random.bytes(random.int(200))));
@@ -73,7 +64,7 @@ function nextCase(): Case {
     case 0:
       return { kind: "frames", chunks: randomFrames(1 + random.int(20)), read: true, gapMs: 0 };
     case 1: {
-      const bytes = join(randomFrames(1 + random.int(10)));
+      const bytes = concat(...randomFrames(1 + random.int(10)));
       for (let i = random.int(6); i >= 0; i--) bytes[random.int(bytes.length)] ^= 1 << random.int(8);
       return { kind: "flipped", chunks: [bytes], read: true, gapMs: 0 };
     }
@@ -92,7 +83,7 @@ function nextCase(): Case {
       return { kind: "bad length", chunks: [header, random.bytes(random.int(64))], read: true, gapMs: 0 };
     }
     case 6: {
-      const bytes = join(randomFrames(1 + random.int(3)));
+      const bytes = concat(...randomFrames(1 + random.int(3)));
       return { kind: "drip", chunks: Array.from(bytes.subarray(0, 300), (b) => new Uint8Array([b])), read: true, gapMs: 1 };
     }
     default: {

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import * as net from "node:net";
 import { readFileSync } from "node:fs";
 import { Server } from "../mod.ts";
-import { frame, str, text } from "./support/bytes.ts";
+import { frame, sleep, str, text } from "./support/bytes.ts";
 import { type ChildServer, startChildServer } from "./support/child_server.ts";
 import { RawSocket } from "./support/raw_socket.ts";
 import { adapter, runtime } from "./support/runtime.ts";
@@ -33,7 +33,6 @@ async function blindWeftClient(port: number): Promise<RawSocket> {
   return raw;
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** A TCP client that never reads: it writes `chunk` until `total` bytes or until the server stops taking them. */
 async function floodWithoutReading(

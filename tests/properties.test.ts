@@ -9,6 +9,7 @@ import { DEFAULT_MAX_FRAME_SIZE, encodeFrame, type Frame, FrameDecoder, Protocol
 import { decodeControl, encodeControl } from "../src/wire/control.ts";
 import { decodeExtensions, encodeExtensions, ExtensionError, type Extensions } from "../src/wire/extensions.ts";
 import { namePrefix, readName, withPrefix } from "../src/typed/wire.ts";
+import { concat, sameBytes } from "./support/bytes.ts";
 import { forAll, type Random } from "./support/random.ts";
 
 function randomFrame(random: Random): Frame {
@@ -16,16 +17,6 @@ function randomFrame(random: Random): Frame {
   const id = wide ? (BigInt(random.int(2 ** 31) + 2 ** 21) << 32n) | BigInt(random.int(2 ** 32)) : random.int(2 ** 32);
   const size = random.chance(0.1) ? random.int(70_000) : random.int(300);
   return { id, flags: random.int(256), cmd: random.int(2 ** 24), payload: random.bytes(size) };
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
 }
 
 /** `bytes` cut at random places (some chunks a single byte). */
@@ -37,10 +28,6 @@ function chunked(random: Random, bytes: Uint8Array): Uint8Array[] {
     at += size;
   }
   return chunks;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((byte, i) => byte === b[i]);
 }
 
 function randomExtensions(random: Random): Extensions {
@@ -66,7 +53,7 @@ describe("frame decoder (properties)", () => {
       const frames = Array.from({ length: 1 + random.int(8) }, () => randomFrame(random));
       const decoder = new FrameDecoder(DEFAULT_MAX_FRAME_SIZE);
       const got: Frame[] = [];
-      for (const chunk of chunked(random, concat(frames.map(encodeFrame)))) {
+      for (const chunk of chunked(random, concat(...frames.map(encodeFrame)))) {
         decoder.decode(chunk, (id, flags, cmd, payload) => got.push({ id, flags, cmd, payload: payload.slice() }));
       }
       expect(got.length).toBe(frames.length);
@@ -85,7 +72,7 @@ describe("frame decoder (properties)", () => {
       const bytes = random.chance(0.5)
         ? random.bytes(random.int(4096))
         : (() => {
-          const valid = concat(Array.from({ length: 1 + random.int(4) }, () => encodeFrame(randomFrame(random))));
+          const valid = concat(...Array.from({ length: 1 + random.int(4) }, () => encodeFrame(randomFrame(random))));
           for (let flips = random.int(4); flips > 0 && valid.length > 0; flips--) valid[random.int(valid.length)] ^= 1 << random.int(8);
           return valid;
         })();
@@ -108,7 +95,7 @@ describe("extension block (properties)", () => {
     forAll(1000, (random) => {
       const ext = randomExtensions(random);
       const body = random.bytes(random.int(100));
-      const { ext: back, body: rest } = decodeExtensions(concat([encodeExtensions(ext), body]), 1 << 20);
+      const { ext: back, body: rest } = decodeExtensions(concat(encodeExtensions(ext), body), 1 << 20);
       expect(sameBytes(rest, body)).toBe(true);
       expect(back.timeout).toBe(ext.timeout);
       expect(back.checksum).toBe(ext.checksum);
@@ -130,7 +117,7 @@ describe("extension block (properties)", () => {
     forAll(3000, (random) => {
       let bytes: Uint8Array;
       if (random.chance(0.5)) {
-        bytes = concat([encodeExtensions(randomExtensions(random)), random.bytes(random.int(20))]);
+        bytes = concat(encodeExtensions(randomExtensions(random)), random.bytes(random.int(20)));
         for (let flips = 1 + random.int(3); flips > 0; flips--) bytes[random.int(bytes.length)] ^= 1 << random.int(8);
       } else {
         bytes = random.bytes(random.int(64));
