@@ -48,7 +48,7 @@ import { HOST, runtime, runtimeVersion } from "./harness/runtime.ts";
 import { socketBench } from "./harness/session.ts";
 import { MANY, readSettings, SOCKET_DEFAULTS } from "./harness/settings.ts";
 import { ECHO_CMD, makePayload, PAYLOAD_SIZE } from "./harness/wire.ts";
-import { openRawEcho } from "./reference/raw_echo_client.ts";
+import { rawEchoRunner } from "./reference/raw_echo_client.ts";
 import type { TypedRoutes } from "./servers/typed_routes.ts";
 
 const settings = readSettings(SOCKET_DEFAULTS);
@@ -118,10 +118,7 @@ await socketBench({
 }, async ({ servers: { raw, weft }, spinners, pinned, elapsedSeconds }) => {
   const { connect } = await loadAdapter();
   const plan = callPlan(MODES, async (mode, inFlight) => {
-    if (mode === "raw") {
-      const client = await openRawEcho(raw.port, inFlight, raw.pid);
-      return callRunner(mode, inFlight, client, () => ({ framesPerRead: client.tally.ops / client.reads }));
-    }
+    if (mode === "raw") return rawEchoRunner(raw.port, inFlight, raw.pid);
     const codec = mode === "typed-msgpack" ? "msgpack" : "raw";
     const conn = await connect({ hostname: HOST, port: weft.port, codec });
     const lanes = new LaneClient(mode, inFlight, callOf(mode, conn), connectionTarget(conn), weft.pid);

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import * as net from "node:net";
 import { readFileSync } from "node:fs";
 import { Server } from "../mod.ts";
-import { frame, sleep, str, text } from "./support/bytes.ts";
+import { concat, frame, sleep, str, text } from "./support/bytes.ts";
 import { type ChildServer, startChildServer } from "./support/child_server.ts";
 import { RawSocket } from "./support/raw_socket.ts";
 import { adapter, runtime } from "./support/runtime.ts";
@@ -25,11 +25,16 @@ function rssOf(pid: number): number {
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
 }
 
+/** weft's handshake sent blind: a request with the hello bit, then SETTINGS (no heartbeat). */
+function blindHandshake(): Uint8Array {
+  const settings = text(JSON.stringify({ version: 1, heartbeat: 0, maxFrameSize: 10 * MiB }));
+  return concat(frame(3, 0x48, Cmd.Echo), frame(0, 0x80, 2, settings));
+}
+
 /** A raw client that shows weft and sends SETTINGS without waiting for anything back. */
 async function blindWeftClient(port: number): Promise<RawSocket> {
   const raw = await RawSocket.connect(port);
-  const settings = text(JSON.stringify({ version: 1, heartbeat: 0, maxFrameSize: 10 * MiB }));
-  raw.write(new Uint8Array([...frame(3, 0x48, Cmd.Echo), ...frame(0, 0x80, 2, settings)]));
+  raw.write(blindHandshake());
   return raw;
 }
 
@@ -74,43 +79,34 @@ describe("bounded per connection (server in a child process)", () => {
   });
   afterAll(() => child.stop());
 
-  test("a client that sends requests and never reads replies: the server stops reading it; memory stays bounded", async () => {
+  /** Floods the child server without reading: it must stop reading, its RSS grow under GROWTH_LIMIT. */
+  async function expectBoundedFlood(chunks: () => Uint8Array, total: number, prelude?: Uint8Array): Promise<number> {
     const before = rssOf(child.pid);
+    const flood = await floodWithoutReading(child.port, chunks, total, prelude);
+    await sleep(300);
+    const growth = rssOf(child.pid) - before;
+    flood.socket.destroy();
+    expect(flood.stalled).toBe(true);
+    expect(growth).toBeLessThan(GROWTH_LIMIT);
+    return flood.written;
+  }
+
+  test("a client that sends requests and never reads replies: the server stops reading it; memory stays bounded", async () => {
     // 64 KiB echoes, NonBlock: without a bound, every reply waits in the server's memory.
     const payload = new Uint8Array(64 * 1024).fill(7);
     let id = 1;
-    const flood = await floodWithoutReading(child.port, () => frame((id += 2), 0x08, Cmd.Echo, payload), 512 * MiB);
-    await sleep(300);
-    const growth = rssOf(child.pid) - before;
-    expect(flood.stalled).toBe(true);
-    expect(flood.written).toBeLessThan(256 * MiB);
-    expect(growth).toBeLessThan(GROWTH_LIMIT);
-    flood.socket.destroy();
+    const written = await expectBoundedFlood(() => frame((id += 2), 0x08, Cmd.Echo, payload), 512 * MiB);
+    expect(written).toBeLessThan(256 * MiB);
   }, 30_000);
 
   test("3 M empty requests, never reading: reading pauses; memory stays bounded", async () => {
-    const before = rssOf(child.pid);
     const batch = repeated(frame(3, 0x08, Cmd.Echo), 10_000); // ids repeat: each is answered and done
-    const flood = await floodWithoutReading(child.port, () => batch, 3_000_000 * 16);
-    await sleep(300);
-    const growth = rssOf(child.pid) - before;
-    expect(flood.stalled).toBe(true);
-    expect(growth).toBeLessThan(GROWTH_LIMIT);
-    flood.socket.destroy();
+    await expectBoundedFlood(() => batch, 3_000_000 * 16);
   }, 30_000);
 
   test("300 MiB of PINGs after the handshake, never reading the PONGs: reading pauses; memory stays bounded", async () => {
-    const before = rssOf(child.pid);
-    // The handshake sent blind: a request with the hello bit, then SETTINGS (no heartbeat).
-    const settings = text(JSON.stringify({ version: 1, heartbeat: 0, maxFrameSize: 10 * MiB }));
-    const prelude = new Uint8Array([...frame(3, 0x40, Cmd.Echo), ...frame(0, 0x80, 2, settings)]);
     const pings = repeated(frame(0, 0x80, 3, new Uint8Array(8)), 40_000);
-    const flood = await floodWithoutReading(child.port, () => pings, 300 * MiB, prelude);
-    await sleep(300);
-    const growth = rssOf(child.pid) - before;
-    expect(flood.stalled).toBe(true);
-    expect(growth).toBeLessThan(GROWTH_LIMIT);
-    flood.socket.destroy();
+    await expectBoundedFlood(() => pings, 300 * MiB, blindHandshake());
   }, 30_000);
 });
 
@@ -171,10 +167,8 @@ describe("handshake and admission", () => {
     const listener = await adapter.listen(server, { port: 0 });
     // Blind handshake, then PINGs whose PONGs it never reads: the server's writes back up, so
     // the refusal's ERROR and close cannot finish while the client keeps sending.
-    const settings = text(JSON.stringify({ version: 1, heartbeat: 0, maxFrameSize: 10 * MiB }));
-    const prelude = new Uint8Array([...frame(3, 0x48, Cmd.Echo), ...frame(0, 0x80, 2, settings)]);
     const pings = repeated(frame(0, 0x80, 3, new Uint8Array(8)), 20_000);
-    const flood = await floodWithoutReading(listener.port, () => pings, 24 * MiB, prelude);
+    const flood = await floodWithoutReading(listener.port, () => pings, 24 * MiB, blindHandshake());
     await sleep(400); // refused by now
     const push = repeated(frame(5, 0x10, 7, text("p")), 1000);
     flood.socket.write(push);
@@ -275,8 +269,7 @@ describe("slow consumers of broadcasts", () => {
     await new Promise<void>((resolve, reject) => socket.once("connect", resolve).once("error", reject));
     socket.pause();
     socket.on("error", () => {});
-    const settings = text(JSON.stringify({ version: 1, heartbeat: 0, maxFrameSize: 10 * MiB }));
-    socket.write(new Uint8Array([...frame(3, 0x48, Cmd.Echo), ...frame(0, 0x80, 2, settings)]));
+    socket.write(blindHandshake());
     return socket;
   }
 

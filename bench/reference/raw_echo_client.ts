@@ -6,7 +6,9 @@
  * times each one, and answers each batch of completions with one coalesced write of as
  * many new frames.
  */
+import { callRunner, type CallRow } from "../harness/calls.ts";
 import type { Histogram } from "../harness/histogram.ts";
+import type { Runner } from "../harness/interleave.ts";
 import { HOST, runtime } from "../harness/runtime.ts";
 import { type Client, Tally } from "../harness/tally.ts";
 import { withTimeout } from "../harness/watchdog.ts";
@@ -340,6 +342,12 @@ class NodeRaw extends RawEchoClient {
   protected closeSocket(): void {
     this.socket?.destroy();
   }
+}
+
+/** The raw row of a call bench (unary.ts, typed.ts): the raw echo at `inFlight`, frames per read reported. */
+export async function rawEchoRunner(port: number, inFlight: number, serverPid: number | undefined): Promise<Runner<CallRow>> {
+  const client = await openRawEcho(port, inFlight, serverPid);
+  return callRunner("raw", inFlight, client, () => ({ framesPerRead: client.tally.ops / client.reads }));
 }
 
 /** Connects to the raw echo on `port`, on this runtime's socket API. */

@@ -1,7 +1,7 @@
 /**
  * Timers for user-given durations. `setTimeout` keeps its delay in 32 bits: a longer one
  * (a 30-day deadline, `Infinity`) fires after 1 ms instead, with a TimeoutOverflowWarning on
- * Node and Bun. A delay past that limit is a chain of shorter timers here, so a long
+ * some runtimes. A delay past that limit is a chain of shorter timers here, so a long
  * deadline means a long deadline; the common, shorter case is a plain `setTimeout`.
  */
 
