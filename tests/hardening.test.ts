@@ -399,8 +399,11 @@ describe("liveness before the first call", () => {
     const proxy = await startFreezableProxy(listener.port);
     const client = await adapter.connect({ port: proxy.port, heartbeatInterval: 100, greetEagerly: true });
     const deadline = Date.now() + 3000;
-    while (client.protocolVersion === 0 && Date.now() < deadline) await sleep(5);
+    // Both ends must have agreed (the client's SETTINGS reached the server) before the freeze.
+    const serverSide = () => [...server.connections][0];
+    while ((client.protocolVersion === 0 || serverSide()?.protocolVersion !== 1) && Date.now() < deadline) await sleep(5);
     expect(client.protocolVersion).toBe(1); // negotiated with no call made
+    expect(serverSide()?.protocolVersion).toBe(1);
     proxy.freeze(); // gone, with no FIN or RST to say so
     const started = Date.now();
     const cause = await client.closed;

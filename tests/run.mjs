@@ -275,6 +275,8 @@ const runnersFor = (files, all) => ({
       "--import", "tsx",
       "--import", "./tests/shim/node_register.mjs",
       "--test", "--test-concurrency=1", "--test-reporter=spec",
+      // A failed test that leaves a socket open must not hold the file open until the runner's kill.
+      "--test-force-exit",
       ...files,
     ],
     parse: (r) => parseNode(r.output),
