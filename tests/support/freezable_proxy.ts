@@ -1,7 +1,7 @@
 /**
  * A TCP proxy on 127.0.0.1 that can go silent without closing anything: after
- * `freeze()` bytes in both directions are swallowed, which is what a half-open connection
- * (a peer whose machine vanished) looks like to the two ends.
+ * `freeze()` bytes in both directions are swallowed, and one end closing is not passed on to
+ * the other: what a half-open connection (a peer whose machine vanished) looks like to both.
  */
 import { type Proxy, startProxy } from "./proxy.ts";
 
@@ -14,6 +14,6 @@ export async function startFreezableProxy(targetPort: number): Promise<Freezable
   const proxy = await startProxy(targetPort, (client, server) => {
     client.on("data", (chunk) => frozen || server.write(chunk));
     server.on("data", (chunk) => frozen || client.write(chunk));
-  });
+  }, () => !frozen);
   return { ...proxy, freeze: () => (frozen = true) };
 }

@@ -1,7 +1,7 @@
 /**
  * A TCP proxy on 127.0.0.1 for tests that need to get between a client and a server.
  * `pipe` wires each accepted connection's two sockets (forward, drop or alter bytes);
- * closing either side closes the other.
+ * closing either side closes the other, while `linkCloses()` says so (a frozen link does not).
  */
 import * as net from "node:net";
 
@@ -13,6 +13,7 @@ export interface Proxy {
 export async function startProxy(
   targetPort: number,
   pipe: (client: net.Socket, server: net.Socket) => void,
+  linkCloses: () => boolean = () => true,
 ): Promise<Proxy> {
   const sockets: net.Socket[] = [];
   const server = net.createServer((client) => {
@@ -20,8 +21,8 @@ export async function startProxy(
     sockets.push(client, upstream);
     for (const socket of [client, upstream]) socket.on("error", () => {});
     pipe(client, upstream);
-    client.on("close", () => upstream.destroy());
-    upstream.on("close", () => client.destroy());
+    client.on("close", () => linkCloses() && upstream.destroy());
+    upstream.on("close", () => linkCloses() && client.destroy());
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return {
