@@ -38,6 +38,8 @@ export function codeOfResetReason(reason: number): ErrorCode {
 export interface RpcErrorOptions {
   cause?: unknown;
   details?: unknown;
+  /** The peer never started handling the call (see `RpcError.unprocessed`). */
+  unprocessed?: boolean;
 }
 
 /** A failed call, stream or connection: `code` says what kind, `message` says what happened. */
@@ -45,12 +47,29 @@ export class RpcError extends Error {
   override name = "RpcError";
   readonly code: ErrorCode;
   readonly details: unknown;
+  /**
+   * True when the call never reached a handler: refused before it was sent (the connection
+   * was closing or gone), or refused by the peer before it ran (closing, too many calls, a
+   * rate limit). Such a call can be sent again, to this peer or another, without running twice.
+   */
+  readonly unprocessed: boolean;
 
   constructor(code: ErrorCode, message: string, options: RpcErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.details = options.details;
+    this.unprocessed = options.unprocessed === true;
   }
+}
+
+/**
+ * How long the peer asked the caller to wait before trying again, in ms: the `retryAfter`
+ * of an error's details (a rate limit's answer), or undefined.
+ */
+export function retryAfterOf(error: unknown): number | undefined {
+  const details = error instanceof RpcError ? error.details : undefined;
+  const value = (details as { retryAfter?: unknown } | null | undefined)?.retryAfter;
+  return typeof value === "number" && value >= 0 ? value : undefined;
 }
 
 /**
@@ -72,8 +91,11 @@ const decoder = new TextDecoder();
  * The body a reset carries to a weft peer: the error's message and details as JSON.
  * (A plain qrpc peer gets qrpc's empty reset; the code travels in cmd either way.)
  */
-export function encodeResetBody(message: string, details: unknown): Uint8Array {
-  return encoder.encode(JSON.stringify(details === undefined ? { message } : { message, details }));
+export function encodeResetBody(message: string, details: unknown, unprocessed = false): Uint8Array {
+  const body: { message: string; details?: unknown; unprocessed?: true } = { message };
+  if (details !== undefined) body.details = details;
+  if (unprocessed) body.unprocessed = true;
+  return encoder.encode(JSON.stringify(body));
 }
 
 /**
@@ -86,7 +108,10 @@ export function errorForReset(reason: number, what: string, body?: Uint8Array): 
       const parsed = JSON.parse(decoder.decode(body));
       if (typeof parsed?.message === "string") {
         const code = codeOfResetReason(reason);
-        return new RpcError(code === "unspecified" ? "unknown" : code, parsed.message, { details: parsed.details });
+        return new RpcError(code === "unspecified" ? "unknown" : code, parsed.message, {
+          details: parsed.details,
+          unprocessed: parsed.unprocessed === true,
+        });
       }
     } catch {
       // Not a body weft wrote: fall back to the code alone.

@@ -165,6 +165,18 @@ export class PendingCall implements AsyncIterable<Uint8Array> {
     else this.#reject(error);
   }
 
+  /**
+   * Settles the call with a reply another call received: for a layer above the engine that
+   * relays a call (a client that waits for a connection, or retries elsewhere). The reply
+   * half is then the other call's; this one no longer watches its signal or timeout.
+   */
+  protected adopt(response: Response): void {
+    if (this.replyDone) return;
+    this.replyDone = true;
+    this.#unwatch();
+    this.#resolve(response);
+  }
+
   /** Forgets the call once neither half has anything left to do. */
   protected maybeForget(): void {
     if (this.replyDone && !this.sending) this.host.forget(this.id);

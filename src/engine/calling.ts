@@ -38,6 +38,9 @@ export interface CallingOptions {
   connection: Connection;
 }
 
+/** A call refused before anything of it was sent. */
+const NOT_SENT = Object.freeze({ unprocessed: true });
+
 export class Calling {
   readonly #link: Link;
   readonly #sender: Sender;
@@ -194,13 +197,16 @@ export class Calling {
   /** Why a new call cannot start now, or null when it can. */
   #refuseCall(cmd: number, options: CallOptions | undefined): RpcError | null {
     const link = this.#link;
+    // Nothing was sent: each of these is `unprocessed`, so a layer above may send it elsewhere.
     if (link.peerGoingAway !== null && link.state === OPEN) {
-      return new RpcError("unavailable", `the peer is going away (${link.peerGoingAway}): no new calls`);
+      return new RpcError("unavailable", `the peer is going away (${link.peerGoingAway}): no new calls`, NOT_SENT);
     }
     if (link.state !== OPEN) {
-      return link.state === CLOSING
-        ? new RpcError("unavailable", "connection is closing: no new calls")
-        : link.closeError ?? new RpcError("unavailable", "connection is closed");
+      if (link.state === CLOSING) return new RpcError("unavailable", "connection is closing: no new calls", NOT_SENT);
+      const closed = link.closeError;
+      return closed === null
+        ? new RpcError("unavailable", "connection is closed", NOT_SENT)
+        : new RpcError(closed.code, closed.message, { cause: closed, details: closed.details, unprocessed: true });
     }
     if (options?.signal?.aborted) {
       return new RpcError("cancelled", `call to cmd ${cmd} was cancelled before it started`, {

@@ -15,7 +15,8 @@
 import { type ErrorCode, ProtocolError, RpcError } from "../common/errors.ts";
 import { startTimer, stopTimer, type Timer } from "../common/timers.ts";
 import type { CompressionFormat } from "../wire/compression.ts";
-import { encodeControl, type ErrorMessage, type GoAwayMessage, Op } from "../wire/control.ts";
+import { encodeControl, type ErrorMessage, Op } from "../wire/control.ts";
+import { goAway } from "./goaway.ts";
 import { DEFAULT_MAX_METADATA_SIZE } from "../wire/extensions.ts";
 import { Flags } from "../wire/flags.ts";
 import { DEFAULT_MAX_FRAME_SIZE, type RequestId } from "../wire/frame.ts";
@@ -260,12 +261,13 @@ class ConnectionEngine implements ConnectionShape {
     if (link.state === OPEN) {
       link.state = CLOSING;
       // A weft peer hears it first, so it can move new calls elsewhere at once.
-      if (link.weftPeer) this.#sender.control(Op.GoAway, encodeControl({ reason: "closing" } satisfies GoAwayMessage));
-      if (this.#calling.size > 0 || this.#serving.size > 0) {
-        const drained = new Promise<void>((resolve) => (this.#drained = resolve));
+      const fenced = link.weftPeer ? goAway(link, this.#sender) : undefined;
+      const busy = this.#calling.size > 0 || this.#serving.size > 0;
+      if (busy || fenced !== undefined) {
+        const drained = busy ? new Promise<void>((resolve) => (this.#drained = resolve)) : undefined;
         let timer: Timer | undefined;
         const timedOut = new Promise<void>((resolve) => (timer = startTimer(resolve, options.timeout ?? 5000)));
-        await Promise.race([drained, timedOut]);
+        await Promise.race([Promise.all([drained, fenced]), timedOut, this.closed]);
         stopTimer(timer);
       }
       await link.writer.close();

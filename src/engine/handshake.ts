@@ -272,7 +272,7 @@ export class Handshake {
           if (payload.length > 64) throw new RangeError(`PING of ${payload.length} bytes (at most 64)`);
           return this.#sender.control(Op.Pong, payload);
         case Op.Pong:
-          return; // its arrival already counted as life
+          return this.#link.onPong?.(payload); // its arrival already counted as life
         case Op.GoAway:
           return this.#receiveGoAway(decodeControl<GoAwayMessage>(payload));
         case Op.Error:

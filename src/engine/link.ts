@@ -34,6 +34,8 @@ export class Link {
   helloBit = 0;
   /** Set once the peer announced it is going away (GOAWAY): new calls are refused. */
   peerGoingAway: string | null = null;
+  /** Told of every PONG (a graceful close waits for the one that fences its GOAWAY). */
+  onPong: ((payload: Uint8Array) => void) | null = null;
   /** Hands an error to the connection's onError (a hook that throws is ignored). */
   readonly report: (error: unknown) => void;
 

@@ -57,8 +57,8 @@ export class Sender {
   }
 
   /** A reset of exchange `id` with `code`'s reason; a weft peer also reads `message` and `details`. */
-  reset(id: RequestId, code: ErrorCode, message?: string, details?: unknown): void {
-    const body = message === undefined ? EMPTY : this.resetBody(message, details);
+  reset(id: RequestId, code: ErrorCode, message?: string, details?: unknown, unprocessed = false): void {
+    const body = message === undefined ? EMPTY : this.resetBody(message, details, unprocessed);
     this.#writer.write(id, Flags.StreamRst, resetReasonOf(code), body);
   }
 
@@ -68,8 +68,8 @@ export class Sender {
    * HELLO always reaches a client before any reply, and the body's format is the same in
    * every version.
    */
-  resetBody(message: string, details: unknown): Uint8Array {
-    return this.#link.weftPeer ? encodeResetBody(message, details) : EMPTY;
+  resetBody(message: string, details: unknown, unprocessed = false): Uint8Array {
+    return this.#link.weftPeer ? encodeResetBody(message, details, unprocessed) : EMPTY;
   }
 
   #sendTransformed(id: RequestId, flags: number, cmd: number, payload: Uint8Array, ext: Extensions | undefined): void {

@@ -137,9 +137,15 @@ export class Serving {
     if (streamOpen) this.#rememberReset(id);
   }
 
+  /** Refuses a request before any handler ran: the caller may send it again (`unprocessed`). */
+  #turnAway(id: RequestId, code: ErrorCode, streamOpen: boolean, message: string, details?: unknown): void {
+    this.#endInReset(id, code, message, details, true);
+    if (streamOpen) this.#rememberReset(id);
+  }
+
   /** Ends the peer's call `id` with a reset; a plain qrpc caller cannot read one (see options). */
-  #endInReset(id: RequestId, code: ErrorCode, message: string | undefined, details: unknown): void {
-    this.#sender.reset(id, code, message, details);
+  #endInReset(id: RequestId, code: ErrorCode, message: string | undefined, details: unknown, unprocessed = false): void {
+    this.#sender.reset(id, code, message, details, unprocessed);
     const link = this.#link;
     if (!link.weftPeer && link.role === "server") {
       this.#options.plainCallerStranded(new RpcError(code, `request ${id}: ${message ?? code}`));
@@ -159,9 +165,9 @@ export class Serving {
     const isStream = (flags & STREAM_BITS) !== 0;
     const ended = (flags & Flags.StreamEnd) !== 0;
     const open = isStream && !ended;
-    if (this.#link.state !== OPEN) return this.refuse(id, "unavailable", open, "the peer is closing");
+    if (this.#link.state !== OPEN) return this.#turnAway(id, "unavailable", open, "the peer is closing");
     const max = this.#maxConcurrent;
-    if (this.#incoming.size >= max) return this.refuse(id, "resource_exhausted", open, `more than ${max} requests in flight`);
+    if (this.#incoming.size >= max) return this.#turnAway(id, "resource_exhausted", open, `more than ${max} requests in flight`);
     const handler = this.#mux.lookup(cmd);
     if (handler === undefined) return this.refuse(id, "unimplemented", open, `no such cmd: ${cmd}`);
 
@@ -195,7 +201,7 @@ export class Serving {
     } catch (error) {
       const refusal = error instanceof RpcError ? error : new RpcError("unavailable", "refused", { cause: error });
       request.abort(refusal);
-      this.refuse(request.id, refusal.code, streamOpen, refusal.message);
+      this.#turnAway(request.id, refusal.code, streamOpen, refusal.message, refusal.details);
       return false;
     }
     if (typeof end === "function") request.onEnd = guarded(end, this.#link.report);
@@ -345,7 +351,7 @@ export class Serving {
     if (!request.finished) {
       const known = error instanceof RpcError && error.code !== "unspecified";
       // One reset ends both halves: the caller stops sending too, and its late frames are dropped.
-      if (known) this.#endInReset(request.id, error.code, error.message, error.details);
+      if (known) this.#endInReset(request.id, error.code, error.message, error.details, error.unprocessed);
       else if (this.#options.exposeErrors) {
         this.#endInReset(request.id, "internal", String((error as Error)?.message ?? error), { stack: (error as Error)?.stack });
       } else this.#endInReset(request.id, "internal", "internal error", undefined);

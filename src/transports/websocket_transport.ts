@@ -46,6 +46,9 @@ const MAX_DRAIN_POLL_MS = 16;
 /** Messages of one tick are joined into one chunk up to this many bytes in all (a copy). */
 const MAX_COALESCED_BYTES = 64 * 1024;
 const EMPTY = new Uint8Array(0);
+/** The longest a graceful close waits for the peer to answer its close frame. */
+const CLOSE_WAIT_MS = 1000;
+
 /** A close reason is at most 123 bytes; keep well inside it. */
 const MAX_REASON_LENGTH = 100;
 
@@ -79,6 +82,8 @@ export class WebSocketTransport implements Transport {
   #inboxBytes = 0;
   readonly #deliver = () => this.#flushInbox();
   #drain: { resolve: () => void; reject: (error: unknown) => void } | null = null;
+  /** Told when the socket's close event comes (a graceful close waits for it). */
+  #closeSeen: (() => void) | null = null;
   #drainTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(socket: MessageSocket, options: WebSocketTransportOptions = {}) {
@@ -97,7 +102,7 @@ export class WebSocketTransport implements Transport {
     });
     this.writable = new WritableStream<Uint8Array>({
       write: (chunk) => this.#write(chunk),
-      close: () => this.#close(CloseCodes.normal, ""),
+      close: () => this.#closeAndWait(),
       abort: (reason) => {
         const code = reason instanceof ProtocolError ? CloseCodes.protocolError : CloseCodes.internalError;
         this.#close(code, reason instanceof Error ? reason.message : "");
@@ -125,6 +130,7 @@ export class WebSocketTransport implements Transport {
   /** The socket closed, from either end. */
   closed(code = 1005, reason = ""): void {
     this.#closed = true;
+    this.#closeSeen?.();
     this.#failDrain(new RpcError("unavailable", "websocket closed"));
     this.#flushInbox(); // what arrived before the close is read before the end
     if (this.#readsDone) return;
@@ -231,6 +237,24 @@ export class WebSocketTransport implements Transport {
     const drain = this.#drain;
     this.#drain = null;
     drain?.reject(error);
+  }
+
+  /**
+   * A graceful close: the close frame goes after everything sent, and resolves once the peer
+   * answers it (so what was sent has arrived), or after CLOSE_WAIT_MS. A process that exits
+   * when `server.close()` resolves then loses no frame in its socket's send buffer.
+   */
+  #closeAndWait(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    const seen = new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, CLOSE_WAIT_MS);
+      this.#closeSeen = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.#close(CloseCodes.normal, "");
+    return seen;
   }
 
   #close(code: number, reason: string): void {
