@@ -6,30 +6,12 @@ import { Hono } from "hono";
 import { getConnInfo } from "hono/bun";
 import { upgradeWebSocket, websocket } from "hono/bun";
 import type { Server } from "../mod.ts";
-import type { Connection } from "../mod.ts";
-import {
-  connectWebSocket as connectWith,
-  type WebSocketConnectOptions,
-  type WebSocketConstructor,
-} from "../src/transports/websocket_client.ts";
 import { bunApi } from "./bun_api.ts";
 import { DEFAULT_HOSTNAME } from "./options.ts";
 import { mountWeft, withDrain } from "./hono.ts";
 import { listenerUrl, type WebSocketListener, type WebSocketListenOptions } from "./websocket_options.ts";
 
-/** Opens a client connection with Bun's WebSocket, trusting `options.ca` for `wss://` when given. */
-export function connectWebSocket(options: WebSocketConnectOptions): Promise<Connection> {
-  const ca = options.ca;
-  if (ca === undefined || options.WebSocket !== undefined) return connectWith(options);
-  // Bun's WebSocket takes TLS options in a second argument that is an object.
-  const Native = (globalThis as unknown as { WebSocket: new (url: string, options: object) => WebSocket }).WebSocket;
-  const Trusting = class extends Native {
-    constructor(url: string, protocols?: string | string[]) {
-      super(url, { protocols, tls: { ca } });
-    }
-  };
-  return connectWith({ ...options, WebSocket: Trusting as unknown as WebSocketConstructor });
-}
+export { connectWebSocket } from "./bun_websocket_client.ts";
 export type { WebSocketConnectOptions } from "../src/transports/websocket_client.ts";
 export type { WebSocketListener, WebSocketListenOptions } from "./websocket_options.ts";
 

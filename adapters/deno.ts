@@ -18,6 +18,10 @@ import {
   withConnectTimeout,
 } from "./options.ts";
 
+import type { Channel, EndpointSource } from "../mod.ts";
+import { channelFactory, type CreateChannelOptions } from "./channel.ts";
+import { connectWebSocket } from "./deno_websocket_client.ts";
+export type { CreateChannelOptions } from "./channel.ts";
 export type { ConnectOptions, ListenOptions, TcpListener, TlsClientOptions, TlsServerOptions } from "./options.ts";
 
 const SLAB_SIZE = 64 * 1024;
@@ -136,3 +140,13 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
   });
   return new Connection(denoConnTransport(conn), "client", options);
 }
+
+/**
+ * A client that owns its connections (see Channel): `createChannel("tcp://127.0.0.1:4000")`,
+ * or many endpoints (`tcp://`, `tls://`, `ws://`, `wss://`) with a balancing policy. It
+ * reconnects, fails over on goaway and retries what is safe; `createClient(channel)` works on it.
+ */
+export const createChannel: (endpoints: EndpointSource, options?: CreateChannelOptions) => Channel = channelFactory(
+  connect,
+  connectWebSocket,
+);

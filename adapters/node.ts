@@ -18,6 +18,10 @@ import {
   withConnectTimeout,
 } from "./options.ts";
 
+import type { Channel, EndpointSource } from "../mod.ts";
+import { channelFactory, type CreateChannelOptions } from "./channel.ts";
+import { connectWebSocket } from "./node_websocket_client.ts";
+export type { CreateChannelOptions } from "./channel.ts";
 export type { ConnectOptions, ListenOptions, TcpListener, TlsClientOptions, TlsServerOptions } from "./options.ts";
 
 /** Chunks the read side buffers before it pauses the socket. */
@@ -166,3 +170,13 @@ export function connect(options: ConnectOptions): Promise<Connection> {
   return withConnectTimeout(attempt, options, () => socket.destroy())
     .then((socket) => new Connection(nodeSocketTransport(socket), "client", options));
 }
+
+/**
+ * A client that owns its connections (see Channel): `createChannel("tcp://127.0.0.1:4000")`,
+ * or many endpoints (`tcp://`, `tls://`, `ws://`, `wss://`) with a balancing policy. It
+ * reconnects, fails over on goaway and retries what is safe; `createClient(channel)` works on it.
+ */
+export const createChannel: (endpoints: EndpointSource, options?: CreateChannelOptions) => Channel = channelFactory(
+  connect,
+  connectWebSocket,
+);

@@ -70,7 +70,8 @@ const MAY_IMPORT: Record<string, string[]> = {
   codec: ["common"],
   engine: ["wire", "common"],
   transports: ["engine", "wire", "common"],
-  typed: ["engine", "codec", "wire", "common"],
+  client: ["engine", "wire", "common"],
+  typed: ["client", "engine", "codec", "wire", "common"],
 };
 
 const layerOf = (file: string) => /^src\/([^/]+)\//.exec(file)?.[1];

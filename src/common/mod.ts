@@ -11,6 +11,9 @@ export {
   codeOfResetReason,
   ProtocolError,
   resetReasonOf,
+  retryAfterOf,
   RpcError,
+  type RpcErrorOptions,
 } from "./errors.ts";
+export { TokenBucket } from "./token_bucket.ts";
 export { collectBytes, concatBytes, iterateReadable, toAsyncIterator } from "./streams.ts";

@@ -7,6 +7,7 @@
 import type { Codec } from "../codec/types.ts";
 import { json } from "../codec/json.ts";
 import type { Connection } from "../engine/connection.ts";
+import type { RetryPolicy } from "../client/retry.ts";
 import { RpcError } from "../common/errors.ts";
 import type { Metadata } from "../wire/extensions.ts";
 import type { PendingCall } from "../engine/call.ts";
@@ -28,6 +29,12 @@ export interface ProcedureCallOptions {
   timeout?: number;
   /** Sent with the request; the handler reads it as `ctx.metadata`. */
   metadata?: Metadata;
+  /** On a channel: this call's retry policy (instead of the channel's); false: none. */
+  retry?: RetryPolicy | false;
+  /** On a channel: the call may run twice without harm, so it is retried even after it may have run. */
+  idempotent?: boolean;
+  /** On a channel balancing by consistent hash: calls with the same key go to the same endpoint. */
+  hashKey?: string;
 }
 
 /** One call as client middleware sees it. */

@@ -5,6 +5,7 @@ import type { Connection } from "../engine/connection.ts";
 import type { Metadata } from "../wire/extensions.ts";
 import type { IncomingRequest } from "../engine/api.ts";
 import type { Shape } from "./shape.ts";
+import { LAST_EVENT_ID } from "./tracked.ts";
 
 /**
  * The base context of every call. Middleware may add properties (declare them with
@@ -41,6 +42,15 @@ export class Context {
   /** The caller's metadata. */
   get metadata(): Readonly<Metadata> {
     return this.request.metadata;
+  }
+
+  /**
+   * The id of the last item the caller received, when it calls again to resume a reply
+   * stream whose items it was given with `tracked(id, item)`: go on after it.
+   */
+  get lastEventId(): string | undefined {
+    const id = this.request.metadata[LAST_EVENT_ID];
+    return typeof id === "string" ? id : undefined;
   }
 
   /** Metadata for the reply's first frame: set entries before the handler returns (or yields). */

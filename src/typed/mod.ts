@@ -41,5 +41,7 @@ export {
 export { type HandlersOf, implement, type Implemented, RESERVED_NAMES, router, type Router } from "./router.ts";
 export { serve, type Served, type ServeOptions, type ServeTarget } from "./serve.ts";
 export { type ReplyStream, type UnaryCall } from "./typed_call.ts";
+export { LAST_EVENT_ID, Tracked, tracked, TRACKED_KEY } from "./tracked.ts";
+export { rateLimit, type RateLimitOptions, type RateRule } from "./rate_limit.ts";
 export { type Issue, type ValidationDetails } from "./validate.ts";
 export { DESCRIBE_PROCEDURE, EVENT_CMD, PROCEDURE_CMD } from "./wire.ts";

@@ -9,6 +9,7 @@ import type * as v from "valibot";
 import type { Codec } from "../codec/types.ts";
 import type { Context } from "./context.ts";
 import type { Shape } from "./shape.ts";
+import type { Tracked } from "./tracked.ts";
 
 /** A valibot schema, sync or async. */
 export type Schema = v.GenericSchema | v.GenericSchemaAsync;
@@ -32,10 +33,10 @@ export type Source<T> = AsyncIterable<T> | ReadableStream<T>;
 /** The handler a shape takes: input(s) in, output(s) out. */
 export type HandlerOf<S extends Shape, I extends Schema, O extends Schema, C> = S extends "unary"
   ? (input: ParsedOf<I>, ctx: C) => v.InferInput<O> | Promise<v.InferInput<O>>
-  : S extends "serverStream" ? (input: ParsedOf<I>, ctx: C) => Source<v.InferInput<O>>
+  : S extends "serverStream" ? (input: ParsedOf<I>, ctx: C) => Source<v.InferInput<O> | Tracked<v.InferInput<O>>>
   : S extends "clientStream"
     ? (inputs: InputStream<ParsedOf<I>>, ctx: C) => v.InferInput<O> | Promise<v.InferInput<O>>
-  : S extends "bidi" ? (inputs: InputStream<ParsedOf<I>>, ctx: C) => Source<v.InferInput<O>>
+  : S extends "bidi" ? (inputs: InputStream<ParsedOf<I>>, ctx: C) => Source<v.InferInput<O> | Tracked<v.InferInput<O>>>
   : never;
 
 /** How a procedure is declared: its schemas, and optionally its qrpc binding. */

@@ -26,8 +26,10 @@ import {
   NameTable,
   PROCEDURE_CMD,
   readName,
+  withPrefix,
 } from "./wire.ts";
 import { DEFAULT_MAX_DEPTH } from "./depth.ts";
+import { idPrefix, Tracked, TRACKED_KEY } from "./tracked.ts";
 
 /** What `serve` can serve on: a Server (all its connections) or one Connection. */
 export interface ServeTarget {
@@ -152,7 +154,7 @@ class ProcedureRunner {
     }
     const result = this.#invoke(request, ctx, offset, codec);
     if (shape === "unary" || shape === "clientStream") return result.then((value) => this.#finishOne(value, codec));
-    return this.#replyStream(result, codec);
+    return this.#replyStream(result, codec, request);
   }
 
   /** Middleware, then the handler with its validated input(s). */
@@ -188,7 +190,7 @@ class ProcedureRunner {
   }
 
   /** The handler's stream, each item validated and encoded as it goes. */
-  async *#replyStream(source: Promise<unknown>, codec: Codec): AsyncGenerator<Uint8Array> {
+  async *#replyStream(source: Promise<unknown>, codec: Codec, request: IncomingRequest): AsyncGenerator<Uint8Array> {
     const result = await source;
     if (result === null || typeof result !== "object") {
       throw new TypeError(`"${this.path}" must return an async iterable or a ReadableStream, got ${typeof result}`);
@@ -196,13 +198,26 @@ class ProcedureRunner {
     const iterator = toAsyncIterator(result as AsyncIterable<unknown>);
     const what = this.#labels.outputItem;
     const schema = this.definition.output;
+    // Decided by the first item: a tracked stream (to a weft peer) prefixes every item with its id.
+    let withIds: boolean | undefined;
     try {
       for (;;) {
         const step = await iterator.next();
         if (step.done) return;
-        if (step.value === undefined) throw new TypeError(`${what} is undefined: stream items must be values`);
-        const item = validate(schema, step.value, what, "internal");
-        yield encodeWith(codec, schema.async ? await item : item, what, "internal");
+        let value = step.value;
+        let id = "";
+        if (value instanceof Tracked) {
+          id = value.id;
+          value = value.data;
+        }
+        if (withIds === undefined) {
+          withIds = step.value instanceof Tracked && request.connection.protocolVersion > 0;
+          if (withIds) request.replyMetadata[TRACKED_KEY] = "1";
+        }
+        if (value === undefined) throw new TypeError(`${what} is undefined: stream items must be values`);
+        const item = validate(schema, value, what, "internal");
+        const body = encodeWith(codec, schema.async ? await item : item, what, "internal");
+        yield withIds ? withPrefix(idPrefix(id), body) : body;
       }
     } finally {
       await iterator.return?.();

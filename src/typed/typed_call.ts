@@ -11,6 +11,8 @@ import type { Response } from "../engine/response.ts";
 import { readableFrom } from "../common/streams.ts";
 import { type Caller, type ClientCall, InputFailed, type ProcedureCallOptions, type Target } from "./caller.ts";
 import { StreamedReply } from "./streamed_reply.ts";
+import { LAST_EVENT_ID } from "./tracked.ts";
+import { isAsyncIterable, isReadableStream } from "../common/streams.ts";
 import { labelsOf } from "./wire.ts";
 
 /** A unary or client-streaming call: a promise of the output, and the reply's metadata. */
@@ -38,6 +40,9 @@ export interface ReplyStream<T> extends AsyncIterable<T> {
 
 const NOTHING: Readonly<Metadata> = Object.freeze({});
 
+/** Resumes in a row with no item between them, before the stream's failure is the caller's. */
+const MAX_RESUMES = 5;
+
 /** A failed call, kept as a value so an ignored call's failure is not an unhandled rejection. */
 class Failure {
   readonly error: unknown;
@@ -64,6 +69,9 @@ export class TypedCall<T> implements UnaryCall<T>, ReplyStream<T> {
   #response: Response | undefined = undefined;
   #cancelled: { reason: unknown } | null = null;
   #iterated = false;
+  /** What was sent, for a resumed call (tracked reply streams). */
+  readonly #input: unknown;
+  readonly #options: ProcedureCallOptions | undefined;
 
   /** A call that failed before it could start (a procedure the contract does not have). */
   static failed<T>(caller: Caller, path: string, error: unknown): TypedCall<T> {
@@ -80,6 +88,8 @@ export class TypedCall<T> implements UnaryCall<T>, ReplyStream<T> {
   ) {
     this.#caller = caller;
     this.#target = target;
+    this.#input = input;
+    this.#options = options;
     if (failure !== undefined) {
       this.#result = Promise.resolve(failure);
     } else if (caller.middleware.length === 0) {
@@ -166,8 +176,59 @@ export class TypedCall<T> implements UnaryCall<T>, ReplyStream<T> {
     this.#iterated = true;
     const value = await this.#result;
     if (value instanceof Failure) throw value.error;
-    if (value instanceof StreamedReply) yield* value as AsyncIterable<T>;
+    if (value instanceof StreamedReply) yield* this.#resuming(value) as AsyncIterable<T>;
     else yield value as T;
+  }
+
+  /**
+   * The reply's items; when the handler tracked them and the connection is lost, the call
+   * is made again with the last id received (`last-event-id`), and its items follow on.
+   * Over a channel the new call waits for the reconnect. A request stream cannot be
+   * replayed, so only a call whose input is a value is resumed.
+   */
+  async *#resuming(reply: StreamedReply): AsyncGenerator<unknown> {
+    let current = reply;
+    let failures = 0;
+    for (;;) {
+      let error: unknown;
+      try {
+        return yield* current;
+      } catch (caught) {
+        error = caught;
+      }
+      if (current.delivered > 0) failures = 0;
+      const tracked = current.tracked;
+      const lastEventId = current.lastEventId;
+      for (;;) {
+        if (!tracked || !this.#resumable(error, ++failures)) throw error;
+        try {
+          current = await this.#resume(lastEventId);
+          break;
+        } catch (caught) {
+          error = caught;
+        }
+      }
+    }
+  }
+
+  /** The call made again, after the item with `lastEventId` (from the start without one). */
+  async #resume(lastEventId: string | undefined): Promise<StreamedReply> {
+    const options = { ...this.#options };
+    options.metadata = { ...options.metadata };
+    if (lastEventId !== undefined) options.metadata[LAST_EVENT_ID] = lastEventId;
+    const pending = this.#caller.send(this.#target, this.#input, options);
+    this.#pending = pending;
+    const response = await pending.response;
+    const next = this.#caller.read(this.#target, response);
+    if (!(next instanceof StreamedReply)) throw new RpcError("internal", `"${this.#target.path}" answered a resumed call without a stream`);
+    next.lastEventId = lastEventId;
+    return next;
+  }
+
+  #resumable(error: unknown, failures: number): boolean {
+    return this.#cancelled === null && failures <= MAX_RESUMES &&
+      error instanceof RpcError && error.code === "unavailable" &&
+      !isAsyncIterable(this.#input) && !isReadableStream(this.#input);
   }
 
   get readable(): ReadableStream<T> {

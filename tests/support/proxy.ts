@@ -7,6 +7,8 @@ import * as net from "node:net";
 
 export interface Proxy {
   port: number;
+  /** Drops every connection through it (both sides see a reset), and keeps listening. */
+  cut(): void;
   close(): void;
 }
 
@@ -27,6 +29,9 @@ export async function startProxy(
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return {
     port: (server.address() as net.AddressInfo).port,
+    cut() {
+      for (const socket of sockets.splice(0)) socket.resetAndDestroy?.() ?? socket.destroy();
+    },
     close() {
       for (const socket of sockets) socket.destroy();
       server.close();

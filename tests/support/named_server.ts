@@ -1,0 +1,55 @@
+/**
+ * A channel fault test's server in a child process (tests/fixtures/channel_server.ts) on the
+ * runtime under test: start it on a port, kill -9 it, stop it gracefully, start another on
+ * the same port.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { commandFor, runtime } from "./runtime.ts";
+
+const root = fileURLToPath(new URL("../../", import.meta.url));
+
+export interface NamedServer {
+  readonly name: string;
+  readonly port: number;
+  /** kill -9: no goaway, no FIN from the process (the kernel closes its sockets). */
+  kill(): Promise<void>;
+  /** SIGTERM: a graceful close (in-flight calls get 2 s), then the process exits. */
+  stop(): Promise<void>;
+}
+
+export function startNamedServer(name: string, port: number, log: string, ms = 30_000): Promise<NamedServer> {
+  const [command, ...args] = commandFor(runtime, "tests/fixtures/channel_server.ts");
+  const child: ChildProcess = spawn(command, [...args, name, String(port), log], {
+    cwd: root,
+    stdio: ["pipe", "pipe", "pipe"],
+    env: { ...(globalThis as unknown as { process: { env: Record<string, string> } }).process.env },
+  });
+  let output = "";
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const signal = async (how: "SIGKILL" | "SIGTERM") => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(how);
+    const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+    await exited;
+    clearTimeout(timer);
+  };
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => fail(new Error(`${name} did not start in ${ms} ms: ${output}`)), ms);
+    const onExit = (code: number | null) => fail(new Error(`${name} exited with ${code}: ${output}`));
+    function fail(error: Error) {
+      clearTimeout(timer);
+      child.kill("SIGKILL");
+      reject(error);
+    }
+    child.stderr!.on("data", (chunk) => (output += chunk));
+    child.once("exit", onExit);
+    child.stdout!.on("data", (chunk) => {
+      output += chunk;
+      const match = /port (\d+)/.exec(output);
+      if (!match) return;
+      clearTimeout(timer);
+      child.off("exit", onExit);
+      resolve({ name, port: Number(match[1]), kill: () => signal("SIGKILL"), stop: () => signal("SIGTERM") });
+    });
+  });
+}
