@@ -68,6 +68,19 @@ describe("examples", () => {
   }, 40_000);
 });
 
+describe("the channel example", () => {
+  test("round-robin, a graceful restart with nothing lost, a tracked stream resumed across a dropped connection", async () => {
+    const { code, output } = await run("examples/channel.ts");
+    expectInOrder(output, [
+      "1. round-robin: A, B, A, B",
+      "2. graceful restart of A: 20 calls, 20 answered, none failed",
+      "3. a tracked stream across a dropped connection: 60 items, in order: true",
+      "done",
+    ]);
+    expect(code).toBe(0);
+  }, 40_000);
+});
+
 describe("typed examples", () => {
   test("hello: a unary call, and a bad input refused before the handler", async () => {
     const { code, output } = await run("examples/typed/hello.ts");
