@@ -135,6 +135,25 @@ describe("connecting", () => {
     expect(client.state).toBe("closed");
   });
 
+  test("a request stream on a channel: made before any connection is ready, it waits, then its sends go through", async () => {
+    const a = await running("A", (server) => {
+      server.handle(4, async (request) => {
+        const parts: string[] = [];
+        for await (const chunk of request.stream) parts.push(str(chunk));
+        return text(parts.join("+"));
+      });
+    });
+    const client = channel([a.url]);
+    const early = client.call(4, { nonBlocking: true }); // nothing connected yet: a waiting call
+    await early.send(text("a"));
+    await early.send(text("b"));
+    await early.end(text("c"));
+    expect(str((await early.response).payload)).toBe("a+b+c");
+    const late = client.call(4, { nonBlocking: true }); // connected: the engine's own call
+    await late.end(text("d"));
+    expect(str((await late.response).payload)).toBe("d");
+  });
+
   test("the server calls the client back through the channel's handlers", async () => {
     const a = await running("A", (server) => {
       server.handle(6, async (request) => (await request.connection.request(100, request.payload)).payload);

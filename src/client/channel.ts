@@ -15,12 +15,11 @@ import type { Endpoint } from "./endpoint.ts";
 import { ForwardingMux } from "./forwarding_mux.ts";
 import type { ChannelCallOptions, ChannelOptions, DialOptions, EndpointSource } from "./options.ts";
 import { Pool } from "./pool.ts";
-import { type Relay, RelayedCall, RelayedStream } from "./relay_call.ts";
-import { NO_RETRY, type ResolvedRetry, resolveRetry, retryDelay } from "./retry.ts";
+import { Attempts } from "./attempts.ts";
+import { resolveRetry } from "./retry.ts";
 import { RetryBudget } from "./retry_budget.ts";
 import type { ChannelState, ChannelStatus } from "./status.ts";
 import type { Subchannel } from "./subchannel.ts";
-import { sleepUnless } from "./sleep.ts";
 
 const EMPTY = new Uint8Array(0);
 const DEFAULT_READY_TIMEOUT = 10_000;
@@ -30,11 +29,6 @@ const DEFAULT_MAX_WAITING = 1000;
 const DEFAULT_MAX_FRAME = 10 * 1024 * 1024;
 const NO_METADATA: Readonly<Record<string, string>> = Object.freeze({});
 
-/** Codes that say an endpoint is unwell (its breaker counts them), not that a call was wrong. */
-const ENDPOINT_FAILURES = new Set(["unavailable", "deadline_exceeded", "internal", "unknown", "data_loss"]);
-
-/** Relayed calls are numbered on their own (they are not on any wire). */
-let relayIds = 1;
 
 /** One endpoint's outcome in a broadcast. */
 export type BroadcastResult<T> = { endpoint: string; value: T } | { endpoint: string; error: unknown };
@@ -47,8 +41,7 @@ export class Channel implements Connection {
   readonly maxFrameSize: number;
   readonly #options: ChannelOptions;
   readonly #pool: Pool;
-  readonly #retry: ResolvedRetry;
-  readonly #budget: RetryBudget;
+  readonly #attempts: Attempts;
   readonly #readyTimeout: number;
   #resolveClosed!: (error: Error | undefined) => void;
   #isOpen = true;
@@ -58,8 +51,6 @@ export class Channel implements Connection {
     this.#options = options;
     this.codec = options.codec ?? "raw";
     this.maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME;
-    this.#retry = resolveRetry(options.retry);
-    this.#budget = new RetryBudget(options.retryBudget);
     this.#readyTimeout = options.readyTimeout ?? DEFAULT_READY_TIMEOUT;
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
     const source = options.endpoints;
@@ -73,6 +64,7 @@ export class Channel implements Connection {
       maxWaiting: options.maxWaitingCalls ?? DEFAULT_MAX_WAITING,
       refresh: typeof source === "function" ? () => void this.refresh() : null,
     });
+    this.#attempts = new Attempts(this.#pool, new RetryBudget(options.retryBudget), resolveRetry(options.retry), this.#readyTimeout);
     if (typeof source === "function") void this.refresh();
     else this.#pool.setEndpoints(typeof source === "string" ? [source] : source);
     if (options.eager === true) this.#pool.start();
@@ -187,18 +179,13 @@ export class Channel implements Connection {
   /** A call with one request frame: sent when an endpoint is ready, retried as its policy says. */
   open(cmd: number, payload: Uint8Array = EMPTY, options?: ChannelCallOptions): PendingCall {
     this.#checkOpen();
-    const relay = new RelayedCall(relayIds++, cmd, options);
-    const retry = options?.retry === undefined ? this.#retry : resolveRetry(options.retry, this.#retry);
-    void this.#run(relay, (connection, o) => connection.open(cmd, payload, o), options, retry, true);
-    return relay;
+    return this.#attempts.open(cmd, payload, options);
   }
 
   /** A call with a request stream. It waits for an endpoint, but is not retried once it is sent. */
   call(cmd: number, options?: ChannelCallOptions): Call {
     this.#checkOpen();
-    const relay = new RelayedStream(relayIds++, cmd, options);
-    void this.#run(relay, (connection, o) => connection.call(cmd, o), options, NO_RETRY, false);
-    return relay;
+    return this.#attempts.call(cmd, options);
   }
 
   /** Pushes on a ready connection (a push has no reply to wait for: with none ready it throws). */
@@ -258,72 +245,6 @@ export class Channel implements Connection {
     if (first !== undefined) throw (first as { error: unknown }).error;
     if (results.length === 0) throw new RpcError("unavailable", "the channel has no endpoints");
     return (results[0] as { value: T }).value;
-  }
-
-  /**
-   * Sends a relayed call: waits for a usable endpoint, starts the attempt, and on failure
-   * retries when `retry` allows. `replayable` is false for a request stream: once its
-   * attempt is attached, the sends have gone to it and cannot be replayed.
-   */
-  async #run(
-    relay: Relay,
-    start: (connection: Connection, options: ChannelCallOptions | undefined) => PendingCall,
-    options: ChannelCallOptions | undefined,
-    retry: ResolvedRetry,
-    replayable: boolean,
-  ): Promise<void> {
-    const key = options?.hashKey;
-    const idempotent = options?.idempotent === true;
-    const picker = this.#pool.picker;
-    for (let attempt = 0;; attempt++) {
-      let subchannel: Subchannel;
-      try {
-        // The channel's bound, unless the call's own deadline comes first: then its timer
-        // ends the wait (through the signal) and the call fails with deadline_exceeded.
-        const bound = performance.now() + this.#readyTimeout;
-        subchannel = picker.pick(key) ??
-          await this.#pool.usable(bound < relay.deadline ? bound : Infinity, relay.signal, () => picker.pick(key));
-      } catch (error) {
-        if (!relay.signal.aborted) relay.failWith(error);
-        return;
-      }
-      if (relay.signal.aborted) return;
-      subchannel.breaker?.tryAcquire();
-      let error: unknown;
-      let attached = false;
-      subchannel.inFlight++;
-      try {
-        const call = start(subchannel.connection!, this.#attemptOptions(options, relay.deadline));
-        relay.attach(call);
-        attached = true;
-        const response = await call.response;
-        subchannel.inFlight--;
-        subchannel.breaker?.record(false);
-        this.#budget.onSuccess();
-        relay.deliver(response);
-        return;
-      } catch (caught) {
-        subchannel.inFlight--;
-        error = caught;
-      }
-      if (relay.signal.aborted) return; // cancelled or timed out: the relay has failed already
-      const code = error instanceof RpcError ? error.code : "unknown";
-      subchannel.breaker?.record(ENDPOINT_FAILURES.has(code));
-      // A call the server never ran cost it nothing: only the others draw on the budget.
-      const unprocessed = error instanceof RpcError && error.unprocessed;
-      if (retry.codes.has(code as RpcError["code"]) && !unprocessed) this.#budget.onFailure();
-      const delay = attached && !replayable ? null : retryDelay(retry, error, attempt, idempotent, this.#budget);
-      if (delay === null || performance.now() + delay >= relay.deadline) return relay.failWith(error);
-      if (!(await sleepUnless(delay, relay.signal))) return;
-    }
-  }
-
-  /** One attempt's options: the caller's, with what is left of its timeout, and no signal (the relay has it). */
-  #attemptOptions(options: ChannelCallOptions | undefined, deadline: number): ChannelCallOptions | undefined {
-    if (options === undefined) return undefined;
-    const { signal: _signal, retry: _retry, hashKey: _key, idempotent: _idempotent, ...rest } = options;
-    if (deadline !== Infinity) rest.timeout = Math.max(0, deadline - performance.now());
-    return rest;
   }
 
   #checkOpen(): void {

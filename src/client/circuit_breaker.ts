@@ -34,6 +34,9 @@ export class CircuitBreaker {
   #openedAt = 0;
   #probes = 0;
   #probeSuccesses = 0;
+  /** Calls and failures in the window's buckets, kept as they change. */
+  #calls = 0;
+  #failures = 0;
   /** Per bucket: [bucket number, calls, failures]. */
   readonly #buckets: [number, number, number][] = [];
 
@@ -87,40 +90,44 @@ export class CircuitBreaker {
     if (state === "open") return;
     const bucket = this.#bucketAt(this.#now());
     bucket[1]++;
-    if (failed) bucket[2]++;
-    this.#check(); // a success can bring the count up to minCalls too
+    this.#calls++;
+    if (failed) {
+      bucket[2]++;
+      this.#failures++;
+    }
+    // Every outcome can tip it: a success can bring the count up to minCalls too.
+    if (this.#failures > 0 && this.#calls >= this.#minCalls && this.#failures / this.#calls >= this.#ratio) this.#open();
   }
 
+  /** The bucket of `now`, dropping those that left the window (their counts with them). */
   #bucketAt(now: number): [number, number, number] {
     const number = Math.floor(now / this.#bucketMs);
     const last = this.#buckets[this.#buckets.length - 1];
     if (last !== undefined && last[0] === number) return last;
-    while (this.#buckets.length > 0 && this.#buckets[0][0] <= number - BUCKETS) this.#buckets.shift();
+    while (this.#buckets.length > 0 && this.#buckets[0][0] <= number - BUCKETS) {
+      const [, calls, failures] = this.#buckets.shift()!;
+      this.#calls -= calls;
+      this.#failures -= failures;
+    }
     const bucket: [number, number, number] = [number, 0, 0];
     this.#buckets.push(bucket);
     return bucket;
   }
 
-  #check(): void {
-    const oldest = Math.floor(this.#now() / this.#bucketMs) - BUCKETS + 1;
-    let calls = 0;
-    let failures = 0;
-    for (const [number, c, f] of this.#buckets) {
-      if (number < oldest) continue;
-      calls += c;
-      failures += f;
-    }
-    if (calls >= this.#minCalls && failures / calls >= this.#ratio) this.#open();
-  }
-
   #open(): void {
     this.#state = "open";
     this.#openedAt = this.#now();
-    this.#buckets.length = 0;
+    this.#forget();
   }
 
   #close(): void {
     this.#state = "closed";
+    this.#forget();
+  }
+
+  #forget(): void {
     this.#buckets.length = 0;
+    this.#calls = 0;
+    this.#failures = 0;
   }
 }

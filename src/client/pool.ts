@@ -114,7 +114,7 @@ export class Pool implements SubchannelHost {
       const left = deadline - performance.now();
       if (left <= 0 || signal?.aborted) throw this.#notReady();
       // Connected, but every connected endpoint's breaker is open: fail fast, as a breaker is for.
-      const connected = this.#subchannels.filter((s) => s.connection !== null);
+      const connected = this.#subchannels.filter((s) => s.connection?.isOpen === true);
       if (connected.length > 0 && connected.every((s) => !s.usable)) {
         throw new RpcError("unavailable", `circuit open: ${this.#describe()}`, { unprocessed: true });
       }

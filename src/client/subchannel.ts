@@ -51,9 +51,10 @@ export class Subchannel {
     return this.#connection;
   }
 
-  /** Ready, and its breaker lets a call through. */
+  /** Ready (and not closing: the connection may know before this subchannel hears), and its breaker lets a call through. */
   get usable(): boolean {
-    return this.#connection !== null && (this.breaker === null || this.breaker.admits);
+    const connection = this.#connection;
+    return connection !== null && connection.isOpen && (this.breaker === null || this.breaker.admits);
   }
 
   /** Connects, unless it already is (or is trying to). */

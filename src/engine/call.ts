@@ -38,6 +38,21 @@ export interface CallHost {
   readonly baseFlags: number;
 }
 
+/**
+ * A layer above the engine that may send a failed call again elsewhere, and keeps count of
+ * the calls it made (a channel: src/client/). One object serves all its calls: the engine
+ * hands it the call, and the call's `relayTag` holds whatever the layer needs per call.
+ */
+export interface CallRelay {
+  /**
+   * The peer reset the call, or its connection closed, before any reply: return true to
+   * take the call over. It then stays pending, and the layer finishes it with `carry`.
+   */
+  rescue(call: PendingCall, error: RpcError): boolean;
+  /** The call ended: its reply complete (`error` undefined), failed, or taken over. */
+  ended(call: PendingCall, error: unknown): void;
+}
+
 const RESET_CANCELLED = 1;
 const RESET_DEADLINE_EXCEEDED = 4;
 
@@ -69,6 +84,13 @@ export class PendingCall implements AsyncIterable<Uint8Array> {
   #cleanup: (() => void) | null = null;
   /** Told once when the reply is complete or the call failed (the engine's bookkeeping, for Hooks). */
   onEnd: ((error: unknown) => void) | undefined = undefined;
+  /** The layer above that relays this call, if any (see CallRelay), and its note on it. */
+  relay: CallRelay | undefined = undefined;
+  relayTag: unknown = undefined;
+  /** The call that now carries this one (see `carry`). */
+  #carrier: PendingCall | null = null;
+  /** Taken over by the relay: its id is done on this connection. */
+  #handedOff = false;
 
   constructor(host: CallHost, id: RequestId, cmd: number, options: CallOptions | undefined) {
     this.host = host;
@@ -90,6 +112,11 @@ export class PendingCall implements AsyncIterable<Uint8Array> {
   /** The reply's payloads as a ReadableStream. */
   get readable(): ReadableStream<Uint8Array> {
     return readableFrom(() => this[Symbol.asyncIterator](), (reason) => this.cancel(reason));
+  }
+
+  /** True once the reply is complete or the call failed. */
+  get settled(): boolean {
+    return this.replyDone;
   }
 
   /** Cancels the call: the peer gets a reset (reason 1), the call rejects with `cancelled`. */
@@ -138,14 +165,42 @@ export class PendingCall implements AsyncIterable<Uint8Array> {
   onReset(reason: number, body?: Uint8Array): void {
     const error = errorForReset(reason, `call to cmd ${this.cmd}`, body);
     this.closeSend(error);
-    this.fail(error);
+    if (!this.#rescued(error)) this.fail(error);
     this.host.forget(this.id);
   }
 
   /** The connection closed under the call (or its reply could not be read). */
   onClose(error: RpcError): void {
     this.closeSend(error);
+    if (!this.#rescued(error)) this.fail(error);
+  }
+
+  /**
+   * Runs this call on as `attempt`, a call made elsewhere by a relay: its reply or failure
+   * becomes this call's, and `cancel()` reaches it.
+   */
+  carry(attempt: PendingCall): void {
+    this.#carrier = attempt;
+    attempt.response.then(
+      (response) => this.#carrier === attempt && this.adopt(response),
+      (error) => this.#carrier === attempt && this.fail(error),
+    );
+  }
+
+  /** Fails the call with `error`: for a relay that cannot carry it on (no endpoint, no more attempts). */
+  giveUp(error: unknown): void {
+    this.closeSend(error);
     this.fail(error);
+  }
+
+  /** Whether the relay took the failed call over (before any reply came). */
+  #rescued(error: RpcError): boolean {
+    const relay = this.relay;
+    if (relay === undefined || this.replyDone || this.#replyStream !== null || !relay.rescue(this, error)) return false;
+    this.#handedOff = true;
+    if (this.onEnd !== undefined) this.#ended(error); // for hooks, this attempt is over
+    relay.ended(this, error);
+    return true;
   }
 
   /** True while the request stream is open (a plain request sent it all at once). */
@@ -160,6 +215,7 @@ export class PendingCall implements AsyncIterable<Uint8Array> {
     if (this.replyDone) return;
     this.replyDone = true;
     if (this.onEnd !== undefined) this.#ended(error);
+    if (this.relay !== undefined && !this.#handedOff) this.relay.ended(this, error);
     this.#unwatch();
     if (this.#replyStream !== null) this.#replyStream.fail(error);
     else this.#reject(error);
@@ -183,8 +239,9 @@ export class PendingCall implements AsyncIterable<Uint8Array> {
   }
 
   #abandon(reason: number, error: RpcError): void {
+    this.#carrier?.cancel(error); // also once its reply streams: the stream is the carrier's
     if (this.replyDone && !this.sending) return;
-    this.host.reset(this.id, reason);
+    if (!this.#handedOff) this.host.reset(this.id, reason);
     this.closeSend(error);
     this.fail(error);
     this.host.forget(this.id);
@@ -193,6 +250,7 @@ export class PendingCall implements AsyncIterable<Uint8Array> {
   #replyComplete(): void {
     this.replyDone = true;
     if (this.onEnd !== undefined) this.#ended(undefined);
+    if (this.relay !== undefined) this.relay.ended(this, undefined);
     this.#unwatch();
     this.maybeForget();
   }
