@@ -23,9 +23,10 @@ const ENDPOINT_FAILURES = new Set(["unavailable", "deadline_exceeded", "internal
 /** Waiting calls are numbered on their own (they are not on any wire). */
 let waitingIds = 1;
 
-/** What the channel notes on each attempt (its `relayTag`). */
-class Attempt {
+/** What the channel notes on each attempt: the engine's CallRelay for that call, handing over to Attempts. */
+class Attempt implements CallRelay {
   constructor(
+    readonly attempts: Attempts,
     /** The call the caller holds: this attempt, or the one it carries on for. */
     readonly original: PendingCall,
     readonly subchannel: Subchannel,
@@ -38,9 +39,17 @@ class Attempt {
     /** performance.now() when the caller stops waiting, or Infinity. */
     readonly deadline: number,
   ) {}
+
+  rescue(_call: PendingCall, error: RpcError): boolean {
+    return this.attempts.rescue(this, error);
+  }
+
+  ended(_call: PendingCall, error: unknown): void {
+    this.attempts.ended(this, error);
+  }
 }
 
-export class Attempts implements CallRelay {
+export class Attempts {
   readonly #pool: Pool;
   readonly #budget: RetryBudget;
   readonly #retry: ResolvedRetry;
@@ -60,7 +69,7 @@ export class Attempts implements CallRelay {
     if (subchannel !== null) {
       try {
         const call = subchannel.connection!.open(cmd, payload, options);
-        this.#track(call, new Attempt(call, subchannel, cmd, payload, options, retry, 0, deadlineOf(options)), subchannel);
+        this.#track(call, new Attempt(this, call, subchannel, cmd, payload, options, retry, 0, deadlineOf(options)), subchannel);
         return call;
       } catch (error) {
         if (!(error instanceof RpcError && error.unprocessed)) throw error; // refused for what it is
@@ -77,7 +86,7 @@ export class Attempts implements CallRelay {
     if (subchannel !== null) {
       try {
         const call = subchannel.connection!.call(cmd, options);
-        this.#track(call, new Attempt(call, subchannel, cmd, null, options, NO_RETRY, 0, deadlineOf(options)), subchannel);
+        this.#track(call, new Attempt(this, call, subchannel, cmd, null, options, NO_RETRY, 0, deadlineOf(options)), subchannel);
         return call;
       } catch (error) {
         if (!(error instanceof RpcError && error.unprocessed)) throw error;
@@ -88,11 +97,10 @@ export class Attempts implements CallRelay {
     return waiting;
   }
 
-  // ---- the engine's CallRelay ----------------------------------------------------------
+  // ---- what each Attempt, the engine's CallRelay for its call, hands over ----------------
 
   /** An attempt failed before any reply: take it over when the policy allows another. */
-  rescue(call: PendingCall, error: RpcError): boolean {
-    const attempt = call.relayTag as Attempt;
+  rescue(attempt: Attempt, error: RpcError): boolean {
     if (attempt.payload === null || attempt.original.settled) return false;
     const delay = retryDelay(attempt.retry, error, attempt.number, attempt.options?.idempotent === true, this.#budget);
     if (delay === null || performance.now() + delay >= attempt.deadline) return false;
@@ -101,8 +109,7 @@ export class Attempts implements CallRelay {
   }
 
   /** An attempt ended: count it for its endpoint's load and breaker, and the budget. */
-  ended(call: PendingCall, error: unknown): void {
-    const attempt = call.relayTag as Attempt;
+  ended(attempt: Attempt, error: unknown): void {
     const subchannel = attempt.subchannel;
     subchannel.inFlight--;
     if (error === undefined) {
@@ -124,8 +131,7 @@ export class Attempts implements CallRelay {
   #track(call: PendingCall, attempt: Attempt, subchannel: Subchannel): void {
     subchannel.breaker?.tryAcquire();
     subchannel.inFlight++;
-    call.relay = this;
-    call.relayTag = attempt;
+    call.relay = attempt;
   }
 
   /** The next attempt of a call taken over: on a usable endpoint, carrying the original. */
@@ -163,11 +169,11 @@ export class Attempts implements CallRelay {
       // Refused before it left: retry if the policy says so, else the call fails with it.
       const delay = retryDelay(retry, error, number, options?.idempotent === true, this.#budget);
       if (delay === null || performance.now() + delay >= deadline) return original.giveUp(error);
-      const next = new Attempt(original, subchannel, cmd, payload, options, retry, number, deadline);
+      const next = new Attempt(this, original, subchannel, cmd, payload, options, retry, number, deadline);
       startTimer(() => this.#again(next), delay);
       return;
     }
-    this.#track(call, new Attempt(original, subchannel, cmd, payload, options, retry, number, deadline), subchannel);
+    this.#track(call, new Attempt(this, original, subchannel, cmd, payload, options, retry, number, deadline), subchannel);
     original.carry(call);
   }
 

@@ -40,8 +40,8 @@ export interface CallHost {
 
 /**
  * A layer above the engine that may send a failed call again elsewhere, and keeps count of
- * the calls it made (a channel: src/client/). One object serves all its calls: the engine
- * hands it the call, and the call's `relayTag` holds whatever the layer needs per call.
+ * the calls it made (a channel: src/client/): set as a call's `relay`, with whatever the
+ * layer needs to know of that call.
  */
 export interface CallRelay {
   /**
@@ -54,6 +54,7 @@ export interface CallRelay {
 }
 
 const RESET_CANCELLED = 1;
+const HANDED_OFF = 0;
 const RESET_DEADLINE_EXCEEDED = 4;
 
 // One executor shared by every call's promise: it parks the resolvers here for the
@@ -84,13 +85,13 @@ export class PendingCall implements AsyncIterable<Uint8Array> {
   #cleanup: (() => void) | null = null;
   /** Told once when the reply is complete or the call failed (the engine's bookkeeping, for Hooks). */
   onEnd: ((error: unknown) => void) | undefined = undefined;
-  /** The layer above that relays this call, if any (see CallRelay), and its note on it. */
+  /** The layer above that relays this call, if any (see CallRelay). */
   relay: CallRelay | undefined = undefined;
-  relayTag: unknown = undefined;
-  /** The call that now carries this one (see `carry`). */
-  #carrier: PendingCall | null = null;
-  /** Taken over by the relay: its id is done on this connection. */
-  #handedOff = false;
+  /**
+   * Once a relay took the call over: HANDED_OFF (its id is done on this connection), then the
+   * call that carries it on (see `carry`). One field, so a call no relay touches pays for one.
+   */
+  #relayed: PendingCall | typeof HANDED_OFF | null = null;
 
   constructor(host: CallHost, id: RequestId, cmd: number, options: CallOptions | undefined) {
     this.host = host;
@@ -180,10 +181,10 @@ export class PendingCall implements AsyncIterable<Uint8Array> {
    * becomes this call's, and `cancel()` reaches it.
    */
   carry(attempt: PendingCall): void {
-    this.#carrier = attempt;
+    this.#relayed = attempt;
     attempt.response.then(
-      (response) => this.#carrier === attempt && this.adopt(response),
-      (error) => this.#carrier === attempt && this.fail(error),
+      (response) => this.#relayed === attempt && this.adopt(response),
+      (error) => this.#relayed === attempt && this.fail(error),
     );
   }
 
@@ -196,8 +197,12 @@ export class PendingCall implements AsyncIterable<Uint8Array> {
   /** Whether the relay took the failed call over (before any reply came). */
   #rescued(error: RpcError): boolean {
     const relay = this.relay;
-    if (relay === undefined || this.replyDone || this.#replyStream !== null || !relay.rescue(this, error)) return false;
-    this.#handedOff = true;
+    if (relay === undefined || this.replyDone || this.#replyStream !== null) return false;
+    this.#relayed = HANDED_OFF; // before rescue, which may hand it on at once
+    if (!relay.rescue(this, error)) {
+      this.#relayed = null;
+      return false;
+    }
     if (this.onEnd !== undefined) this.#ended(error); // for hooks, this attempt is over
     relay.ended(this, error);
     return true;
@@ -215,7 +220,7 @@ export class PendingCall implements AsyncIterable<Uint8Array> {
     if (this.replyDone) return;
     this.replyDone = true;
     if (this.onEnd !== undefined) this.#ended(error);
-    if (this.relay !== undefined && !this.#handedOff) this.relay.ended(this, error);
+    if (this.relay !== undefined && this.#relayed === null) this.relay.ended(this, error);
     this.#unwatch();
     if (this.#replyStream !== null) this.#replyStream.fail(error);
     else this.#reject(error);
@@ -239,9 +244,10 @@ export class PendingCall implements AsyncIterable<Uint8Array> {
   }
 
   #abandon(reason: number, error: RpcError): void {
-    this.#carrier?.cancel(error); // also once its reply streams: the stream is the carrier's
+    const relayed = this.#relayed;
+    if (relayed !== null && relayed !== HANDED_OFF) relayed.cancel(error); // also once its reply streams: the stream is the carrier's
     if (this.replyDone && !this.sending) return;
-    if (!this.#handedOff) this.host.reset(this.id, reason);
+    if (relayed === null) this.host.reset(this.id, reason);
     this.closeSend(error);
     this.fail(error);
     this.host.forget(this.id);
