@@ -256,10 +256,28 @@ describe("retries", () => {
     });
 
   test("a call the server turned away before running it (unprocessed) is retried until it passes", async () => {
-    const f = await flaky(2, () => new RpcError("unavailable", "busy", { unprocessed: true }));
+    const f = await flaky(2, () => new RpcError("unavailable", "busy", { refused: true }));
     const client = channel([f.url]);
     expect(await nameOf(client.request(5))).toBe("ok");
     expect(f.ran.get(5)).toBe(3);
+  });
+
+  test("an unprocessed error a handler got from a call of its own is not passed on as unprocessed: its caller's call is not run again", async () => {
+    let ran = 0;
+    const gone = await running("gone");
+    await gone.close();
+    const downstream = channel([gone.url], { readyTimeout: 20 });
+    const f = await running("F", (server) => {
+      server.handle(5, async () => {
+        ran++;
+        return (await downstream.request(1)).payload; // fails: unavailable, unprocessed (no connection)
+      });
+    });
+    const client = channel([f.url]);
+    const error = await failure(client.request(5));
+    expect(error.code).toBe("unavailable");
+    expect(error.unprocessed).toBe(false);
+    expect(ran).toBe(1);
   });
 
   test("unavailable from a handler that may have run is not retried, unless the call is idempotent", async () => {
@@ -273,14 +291,14 @@ describe("retries", () => {
   });
 
   test("maxAttempts bounds the attempts; retry: false makes none; other codes are not retried", async () => {
-    const f = await flaky(100, () => new RpcError("unavailable", "down", { unprocessed: true }));
+    const f = await flaky(100, () => new RpcError("unavailable", "down", { refused: true }));
     const client = channel([f.url], { retry: { maxAttempts: 4, backoff: { initialDelay: 1, maxDelay: 5 } } });
     await client.request(5).catch(() => {});
     expect(f.ran.get(5)).toBe(4);
     f.ran.set(5, 0);
     await client.request(5, undefined, { retry: false }).catch(() => {});
     expect(f.ran.get(5)).toBe(1);
-    const g = await flaky(100, () => new RpcError("not_found", "no", { unprocessed: true }));
+    const g = await flaky(100, () => new RpcError("not_found", "no", { refused: true }));
     const other = channel([g.url]);
     await other.request(5).catch(() => {});
     expect(g.ran.get(5)).toBe(1);
@@ -455,5 +473,124 @@ describe("typed calls across reconnects", () => {
     })().catch((e) => e as RpcError);
     expect((error as RpcError).code).toBe("unavailable");
     expect(items.length).toBeLessThan(100);
+  });
+});
+
+describe("edge cases", () => {
+  test("a breaker's probe that is cancelled is given back: the next call probes, and the breaker closes", async () => {
+    let failing = true;
+    const f = await running("F", (server) => server.handle(7, async (request) => {
+      if (failing) throw new RpcError("internal", "broken");
+      await sleep(Number(str(request.payload)));
+      return text("ok");
+    }));
+    const client = channel([f.url], { breaker: { minCalls: 2, failureRatio: 0.5, openFor: 100 } });
+    for (let i = 0; i < 2; i++) await client.request(7, text("0")).catch(() => {});
+    expect(client.endpoints[0].breaker).toBe("open");
+    failing = false;
+    await sleep(150); // half-open: one probe
+    const abort = new AbortController();
+    const probe = failure(client.request(7, text("200"), { signal: abort.signal }));
+    await sleep(20);
+    abort.abort();
+    expect((await probe).code).toBe("cancelled");
+    expect(await nameOf(client.request(7, text("0")))).toBe("ok");
+    expect(client.endpoints[0].breaker).toBe("closed");
+  });
+
+  test("a call whose signal has already aborted is refused at once, connected or not; nothing runs", async () => {
+    const a = await running("A");
+    const client = channel([a.url]);
+    const aborted = AbortSignal.abort();
+    expect((await failure(client.request(1, undefined, { signal: aborted }))).code).toBe("cancelled");
+    await client.ready();
+    expect((await failure(client.request(1, undefined, { signal: aborted }))).code).toBe("cancelled");
+    expect(a.ran.get(1)).toBeUndefined();
+  });
+
+  test("a request stream that waited, whose reply fails and is never read, raises no unhandled rejection", async () => {
+    const a = await running("A", (server) => server.handle(4, () => {
+      throw new RpcError("invalid_argument", "no");
+    }));
+    const client = channel([a.url]);
+    const call = client.call(4, { nonBlocking: true });
+    await call.end(text("x")).catch(() => {});
+    await sleep(50); // an unhandled rejection would fail the test run here
+    expect((await failure(call.response)).code).toBe("invalid_argument");
+  });
+
+  test("calls that timed out while retrying free their place among the waiting", async () => {
+    const a = await running("A", (server) => server.handle(3, async () => {
+      await sleep(10_000);
+      return text("late");
+    }));
+    const client = channel([a.url], { maxWaitingCalls: 2, readyTimeout: 10_000 });
+    const slow = [failure(client.request(3, undefined, { idempotent: true, timeout: 300 })), failure(client.request(3, undefined, { idempotent: true, timeout: 300 }))];
+    await sleep(50);
+    await a.listener.close();
+    for (const c of a.server.connections) c.destroy(); // both retry, and wait: nothing is listening
+    for (const error of await Promise.all(slow)) expect(error.code).toBe("deadline_exceeded");
+    const fresh = await failure(client.request(1, undefined, { timeout: 100 }));
+    expect(fresh.code).toBe("deadline_exceeded"); // it waited: not "2 calls are already waiting"
+  });
+
+  test("rateLimit: a call one bucket refuses costs the other nothing", async () => {
+    const routes = router({ p: unary({ input: v.number(), output: v.number() }, (n) => n) });
+    const server = new Server();
+    serve(routes, server, { middleware: [rateLimit({ perConnection: { rate: 1 }, perProcedure: { rate: 10 } })] });
+    const listener = await adapter.listen(server, { port: 0 });
+    open.push(() => server.close({ timeout: 100 }));
+    const noisy = createClient<typeof routes>(channel([endpointFor(listener.port)], { retry: false }));
+    const quiet = createClient<typeof routes>(channel([endpointFor(listener.port)], { retry: false }));
+    const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => noisy.p(i)));
+    expect(results.filter((r) => r.status === "fulfilled").length).toBe(1);
+    expect(await quiet.p(42)).toBe(42); // 9 refusals did not spend the procedure's tokens
+  });
+
+  test.skipIf(!overTcp)("a resumed stream goes through the client middleware again (its auth too)", async () => {
+    const seen: (string | undefined)[] = [];
+    const routes = router({
+      feed: serverStream({ input: v.number(), output: v.number() }, async function* (count, ctx) {
+        seen.push(ctx.metadata.authorization as string | undefined);
+        const from = ctx.lastEventId === undefined ? 0 : Number(ctx.lastEventId) + 1;
+        for (let i = from; i < count; i++) {
+          await sleep(2);
+          yield tracked(String(i), i);
+        }
+      }),
+    });
+    const server = new Server();
+    serve(routes, server);
+    const listener = await adapter.listen(server, { port: 0 });
+    open.push(() => server.close({ timeout: 100 }));
+    const proxy = await startProxy(listener.port, (client, upstream) => {
+      client.pipe(upstream);
+      upstream.pipe(client);
+    });
+    open.push(async () => proxy.close());
+    const api = createClient<typeof routes>(channel([`tcp://127.0.0.1:${proxy.port}`]), {
+      middleware: [(call, next) => next({ ...call, options: { ...call.options, metadata: { ...call.options.metadata, authorization: "token" } } })],
+    });
+    const items: number[] = [];
+    for await (const n of api.feed(40)) {
+      items.push(n);
+      if (n === 10) proxy.cut();
+    }
+    expect(items).toEqual(Array.from({ length: 40 }, (_, i) => i));
+    expect(seen).toEqual(["token", "token"]);
+  });
+
+  test("an endpoints function that fails once is asked again when a call finds no endpoint", async () => {
+    const a = await running("A");
+    let asked = 0;
+    const fromRegistry = createChannel(() => {
+      asked++;
+      if (asked === 1) throw new Error("registry down");
+      return [a.url];
+    }, { reconnect: FAST_RECONNECT, readyTimeout: 3000, onError: () => {} });
+    open.push(() => fromRegistry.close({ timeout: 100 }));
+    await sleep(20);
+    expect(await nameOf(fromRegistry.request(1))).toBe("A");
+    expect(asked).toBeGreaterThanOrEqual(2);
   });
 });

@@ -12,7 +12,7 @@ import type { Connection } from "../engine/api.ts";
 import type { Call, CallRelay, PendingCall } from "../engine/call.ts";
 import type { ChannelCallOptions } from "./options.ts";
 import type { Pool } from "./pool.ts";
-import { type Waiting, WaitingCall, WaitingStream } from "./waiting_call.ts";
+import { WaitingCall, WaitingStream } from "./waiting_call.ts";
 import { NO_RETRY, type ResolvedRetry, resolveRetry, retryDelay } from "./retry.ts";
 import type { RetryBudget } from "./retry_budget.ts";
 import type { Subchannel } from "./subchannel.ts";
@@ -64,36 +64,40 @@ export class Attempts {
 
   /** A call with one request frame. */
   open(cmd: number, payload: Uint8Array, options: ChannelCallOptions | undefined): PendingCall {
+    refuseIfAborted(cmd, options);
     const retry = options?.retry === undefined ? this.#retry : resolveRetry(options.retry, this.#retry);
-    const subchannel = this.#pool.picker.pick(options?.hashKey);
+    const subchannel = this.#pick(options?.hashKey);
     if (subchannel !== null) {
       try {
         const call = subchannel.connection!.open(cmd, payload, options);
         this.#track(call, new Attempt(this, call, subchannel, cmd, payload, options, retry, 0, deadlineOf(options)), subchannel);
         return call;
       } catch (error) {
+        subchannel.breaker?.release();
         if (!(error instanceof RpcError && error.unprocessed)) throw error; // refused for what it is
       }
     }
     const waiting = new WaitingCall(waitingIds++, cmd, options);
-    void this.#startWhenReady(waiting, cmd, payload, options, retry, 0, deadlineOf(options));
+    void this.#startWhenReady(waiting, waiting.signal, cmd, payload, options, retry, 0, deadlineOf(options));
     return waiting;
   }
 
   /** A call with a request stream: it may wait for a connection, but is not retried once sent. */
   call(cmd: number, options: ChannelCallOptions | undefined): Call {
-    const subchannel = this.#pool.picker.pick(options?.hashKey);
+    refuseIfAborted(cmd, options);
+    const subchannel = this.#pick(options?.hashKey);
     if (subchannel !== null) {
       try {
         const call = subchannel.connection!.call(cmd, options);
         this.#track(call, new Attempt(this, call, subchannel, cmd, null, options, NO_RETRY, 0, deadlineOf(options)), subchannel);
         return call;
       } catch (error) {
+        subchannel.breaker?.release();
         if (!(error instanceof RpcError && error.unprocessed)) throw error;
       }
     }
     const waiting = new WaitingStream(waitingIds++, cmd, options);
-    void this.#startWhenReady(waiting, cmd, null, options, NO_RETRY, 0, deadlineOf(options));
+    void this.#startWhenReady(waiting, waiting.signal, cmd, null, options, NO_RETRY, 0, deadlineOf(options));
     return waiting;
   }
 
@@ -118,7 +122,7 @@ export class Attempts {
       return;
     }
     const code = error instanceof RpcError ? error.code : "unknown";
-    if (code === "cancelled") return; // the caller's doing, not the endpoint's
+    if (code === "cancelled") return subchannel.breaker?.release(); // the caller's doing, not the endpoint's
     subchannel.breaker?.record(ENDPOINT_FAILURES.has(code));
     // A call the server never ran cost it nothing: only the others draw on the budget.
     if (attempt.retry.codes.has(code as RpcError["code"]) && !(error instanceof RpcError && error.unprocessed)) {
@@ -128,8 +132,16 @@ export class Attempts {
 
   // ---- sending -------------------------------------------------------------------------
 
+  /**
+   * A usable endpoint for a call, its breaker's probe taken when half-open (so one probe goes,
+   * not every call woken at once); null when there is none.
+   */
+  #pick(key: string | undefined): Subchannel | null {
+    const subchannel = this.#pool.picker.pick(key);
+    return subchannel === null || subchannel.breaker === null || subchannel.breaker.tryAcquire() ? subchannel : null;
+  }
+
   #track(call: PendingCall, attempt: Attempt, subchannel: Subchannel): void {
-    subchannel.breaker?.tryAcquire();
     subchannel.inFlight++;
     call.relay = attempt;
   }
@@ -138,9 +150,10 @@ export class Attempts {
   #again(previous: Attempt): void {
     const original = previous.original;
     if (original.settled) return;
-    const subchannel = this.#pool.picker.pick(previous.options?.hashKey);
+    const subchannel = this.#pick(previous.options?.hashKey);
     if (subchannel === null) {
-      void this.#startWhenReady(original as PendingCall & Partial<Waiting>, previous.cmd, previous.payload, previous.options, previous.retry, previous.number + 1, previous.deadline);
+      const signal = signalOf(original);
+      void this.#startWhenReady(original, signal, previous.cmd, previous.payload, previous.options, previous.retry, previous.number + 1, previous.deadline);
       return;
     }
     this.#start(original, subchannel, previous.cmd, previous.payload, previous.options, previous.retry, previous.number + 1, previous.deadline);
@@ -159,13 +172,15 @@ export class Attempts {
   ): void {
     const connection = subchannel.connection;
     if (connection === null) { // lost since it was picked: pick again
-      return void this.#startWhenReady(original, cmd, payload, options, retry, number, deadline);
+      subchannel.breaker?.release();
+      return void this.#startWhenReady(original, signalOf(original), cmd, payload, options, retry, number, deadline);
     }
     const attemptOptions = optionsFor(options, deadline);
     let call: PendingCall;
     try {
       call = payload === null ? connection.call(cmd, attemptOptions) : connection.open(cmd, payload, attemptOptions);
     } catch (error) {
+      subchannel.breaker?.release();
       // Refused before it left: retry if the policy says so, else the call fails with it.
       const delay = retryDelay(retry, error, number, options?.idempotent === true, this.#budget);
       if (delay === null || performance.now() + delay >= deadline) return original.giveUp(error);
@@ -179,7 +194,8 @@ export class Attempts {
 
   /** Waits for a usable endpoint (the channel's bound, or the call's own deadline), then starts. */
   async #startWhenReady(
-    original: PendingCall & Partial<Waiting>,
+    original: PendingCall,
+    signal: AbortSignal,
     cmd: number,
     payload: Uint8Array | null,
     options: ChannelCallOptions | undefined,
@@ -193,7 +209,7 @@ export class Attempts {
       // The channel's bound, unless the call's own deadline comes first: then its timer
       // settles the call (deadline_exceeded), which ends the wait through the signal.
       const bound = performance.now() + this.#readyTimeout;
-      subchannel = await this.#pool.usable(bound < deadline ? bound : Infinity, original.signal, () => this.#pool.picker.pick(key));
+      subchannel = await this.#pool.usable(bound < deadline ? bound : Infinity, signal, () => this.#pick(key));
     } catch (error) {
       if (!original.settled) original.giveUp(error);
       return;
@@ -214,3 +230,19 @@ function optionsFor(options: ChannelCallOptions | undefined, deadline: number): 
   return rest;
 }
 
+/** A call whose signal has already aborted is refused before anything, as a connection refuses it. */
+function refuseIfAborted(cmd: number, options: ChannelCallOptions | undefined): void {
+  const signal = options?.signal;
+  if (signal?.aborted) {
+    throw new RpcError("cancelled", `call to cmd ${cmd} was cancelled before it started`, { cause: signal.reason, unprocessed: true });
+  }
+}
+
+/** A signal that aborts once `call` settles: a waiting call has its own; the engine's gets one here. */
+function signalOf(call: PendingCall): AbortSignal {
+  if (call instanceof WaitingCall || call instanceof WaitingStream) return call.signal;
+  const abort = new AbortController();
+  const done = () => abort.abort();
+  call.response.then(done, done);
+  return abort.signal;
+}

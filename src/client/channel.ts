@@ -45,6 +45,7 @@ export class Channel implements Connection {
   readonly #readyTimeout: number;
   #resolveClosed!: (error: Error | undefined) => void;
   #isOpen = true;
+  #refreshing: Promise<void> | null = null;
 
   constructor(options: ChannelOptions) {
     if (typeof options?.dial !== "function") throw new TypeError("a channel needs `dial` (use an adapter's createChannel)");
@@ -97,15 +98,25 @@ export class Channel implements Connection {
     this.#pool.setEndpoints(endpoints);
   }
 
-  /** Asks an `endpoints` function again (it is asked by itself when every endpoint is down). */
-  async refresh(): Promise<void> {
+  /**
+   * Asks an `endpoints` function again (it is asked by itself when every endpoint is down, or
+   * when a call finds none). One question at a time: callers meanwhile share its answer.
+   */
+  refresh(): Promise<void> {
     const source = this.#options.endpoints as EndpointSource;
-    if (typeof source !== "function") return;
-    try {
-      this.#pool.setEndpoints(await source());
-    } catch (error) {
-      this.reportError(error);
+    if (typeof source !== "function") return Promise.resolve();
+    if (this.#refreshing === null) {
+      const asking = (async () => {
+        try {
+          this.#pool.setEndpoints(await source());
+        } catch (error) {
+          this.reportError(error);
+        }
+      })();
+      // Cleared only once the question is over (a source that throws at once ends it synchronously).
+      this.#refreshing = asking.finally(() => (this.#refreshing = null));
     }
+    return this.#refreshing;
   }
 
   /** Resolves once some endpoint is ready (connecting if need be); rejects after `timeout` ms. */

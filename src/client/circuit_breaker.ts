@@ -79,6 +79,11 @@ export class CircuitBreaker {
     return state === "closed" || (state === "half-open" && this.#probes < this.#halfOpenCalls);
   }
 
+  /** A call that took a probe ended with nothing to say of the endpoint (cancelled): the probe is free again. */
+  release(): void {
+    if (this.#state === "half-open" && this.#probes > 0) this.#probes--;
+  }
+
   /** A call through this endpoint ended. */
   record(failed: boolean): void {
     const state = this.state;

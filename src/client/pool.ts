@@ -34,6 +34,7 @@ interface Waiter {
 export class Pool implements SubchannelHost {
   readonly backoff: Required<BackoffOptions>;
   readonly breaker: CircuitBreakerOptions | false;
+  readonly drainTimeout: number;
   readonly picker: Picker;
   readonly feed = new StatusFeed();
   #subchannels: Subchannel[] = [];
@@ -47,6 +48,7 @@ export class Pool implements SubchannelHost {
     this.#options = options;
     this.backoff = backoffOptions(options.reconnect);
     this.breaker = options.breaker ?? {};
+    this.drainTimeout = options.drainTimeout;
     this.picker = new Picker(options.balance);
   }
 
@@ -71,19 +73,18 @@ export class Pool implements SubchannelHost {
       wanted.set(endpoint.url, endpoint);
     }
     const kept: Subchannel[] = [];
+    const gone: Subchannel[] = [];
     for (const subchannel of this.#subchannels) {
       if (wanted.has(subchannel.endpoint.url)) {
         kept.push(subchannel);
         wanted.delete(subchannel.endpoint.url);
-      } else void subchannel.close(this.#options.drainTimeout);
+      } else gone.push(subchannel);
     }
-    for (const endpoint of wanted.values()) {
-      const subchannel = new Subchannel(endpoint, this);
-      kept.push(subchannel);
-      if (this.#started) subchannel.start();
-    }
-    this.#subchannels = kept;
-    this.picker.setSubchannels(kept);
+    const added = [...wanted.values()].map((endpoint) => new Subchannel(endpoint, this));
+    this.#subchannels = [...kept, ...added];
+    this.picker.setSubchannels(this.#subchannels);
+    for (const subchannel of gone) void subchannel.close(this.#options.drainTimeout);
+    if (this.#started) for (const subchannel of added) subchannel.start(); // listed first, so their states are heard
     this.#update(undefined, undefined, undefined, undefined);
   }
 
@@ -108,6 +109,8 @@ export class Pool implements SubchannelHost {
       if (picked !== null) return picked;
       if (this.#state === "closed") throw new RpcError("unavailable", "the channel is closed", { unprocessed: true });
       this.start();
+      // No endpoints at all (a source that failed or gave none): ask it again.
+      if (this.#subchannels.length === 0) this.#options.refresh?.();
       if (this.#waiters.size >= this.#options.maxWaiting) {
         throw new RpcError("unavailable", `${this.#waiters.size} calls are already waiting for a connection`, { unprocessed: true });
       }

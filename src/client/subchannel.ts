@@ -17,6 +17,8 @@ export interface SubchannelHost {
   dial(endpoint: Endpoint, subchannel: Subchannel): Promise<Connection>;
   readonly backoff: Required<BackoffOptions>;
   readonly breaker: CircuitBreakerOptions | false;
+  /** How long a connection that said goaway gets to finish its calls. */
+  readonly drainTimeout: number;
   /** The state of a subchannel changed. */
   changed(subchannel: Subchannel, error: Error | undefined, retryIn: number | undefined): void;
 }
@@ -62,13 +64,24 @@ export class Subchannel {
     if (this.#state === "idle") void this.#attempt();
   }
 
-  /** The server of `connection` said goaway: new calls go to a new connection. */
+  /**
+   * The server of `connection` said goaway: it finishes its calls (for `drainTimeout` ms at
+   * most) while new calls go to a new connection. A goaway soon after connecting counts as a
+   * failed attempt, so a server that says it at once cannot make the channel reconnect in a loop.
+   */
   goAway(connection: Connection): void {
     if (connection !== this.#connection || this.#state === "closed") return;
     this.#connection = null;
     this.#draining.add(connection);
+    void connection.close({ timeout: this.#host.drainTimeout });
     this.#set("draining", undefined, undefined);
-    void this.#attempt();
+    if (performance.now() - this.#connectedAt >= this.#host.backoff.initialDelay) {
+      this.#failures = 0;
+      void this.#attempt();
+    } else {
+      this.#failures++;
+      this.#retryLater(new Error("the server said goaway right after connecting"));
+    }
   }
 
   /** Closes its connections: gracefully (calls in flight get `timeout` ms), or at once. */

@@ -65,6 +65,7 @@ export class WaitingStream extends Call implements Waiting {
       this.#rejectAttached = reject;
     });
     this.#attached.catch(() => {}); // a call nobody sends on fails through `response` alone
+    this.response.catch(() => {}); // as the engine's: a caller that only sends need not read the reply
   }
 
   get signal(): AbortSignal {

@@ -40,6 +40,8 @@ export interface RpcErrorOptions {
   details?: unknown;
   /** The peer never started handling the call (see `RpcError.unprocessed`). */
   unprocessed?: boolean;
+  /** Server: this request is turned away before its work began (see `RpcError.refused`). */
+  refused?: boolean;
 }
 
 /** A failed call, stream or connection: `code` says what kind, `message` says what happened. */
@@ -53,12 +55,20 @@ export class RpcError extends Error {
    * rate limit). Such a call can be sent again, to this peer or another, without running twice.
    */
   readonly unprocessed: boolean;
+  /**
+   * Thrown by a server's handler or middleware: the request is turned away before its work
+   * began (a rate limit), so the caller receives it `unprocessed` and may send it again. Only
+   * this says so: an `unprocessed` error a handler got from a call of its own and let escape
+   * is not passed on as unprocessed (its own caller's call did run).
+   */
+  readonly refused: boolean;
 
   constructor(code: ErrorCode, message: string, options: RpcErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.details = options.details;
     this.unprocessed = options.unprocessed === true;
+    this.refused = options.refused === true;
   }
 }
 

@@ -19,15 +19,18 @@ export class TokenBucket {
     this.#at = now();
   }
 
-  /** Spends a token: 0 when there was one, else the ms until one is there (nothing is spent). */
-  take(): number {
+  /** 0 when a token is there, else the ms until one is; nothing is spent. */
+  peek(): number {
     const now = this.#now();
     this.#tokens = Math.min(this.burst, this.#tokens + ((now - this.#at) / 1000) * this.rate);
     this.#at = now;
-    if (this.#tokens >= 1) {
-      this.#tokens -= 1;
-      return 0;
-    }
-    return Math.ceil(((1 - this.#tokens) / this.rate) * 1000);
+    return this.#tokens >= 1 ? 0 : Math.ceil(((1 - this.#tokens) / this.rate) * 1000);
+  }
+
+  /** Spends a token: 0 when there was one, else the ms until one is there (nothing is spent). */
+  take(): number {
+    const wait = this.peek();
+    if (wait === 0) this.#tokens -= 1;
+    return wait;
   }
 }

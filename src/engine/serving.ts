@@ -201,7 +201,7 @@ export class Serving {
     } catch (error) {
       const refusal = error instanceof RpcError ? error : new RpcError("unavailable", "refused", { cause: error });
       request.abort(refusal);
-      this.#turnAway(request.id, refusal.code, streamOpen, refusal.message, refusal.details);
+      this.#turnAway(request.id, refusal.code, streamOpen, refusal.message, refusal.details); // a hook runs before any handler
       return false;
     }
     if (typeof end === "function") request.onEnd = guarded(end, this.#link.report);
@@ -351,7 +351,7 @@ export class Serving {
     if (!request.finished) {
       const known = error instanceof RpcError && error.code !== "unspecified";
       // One reset ends both halves: the caller stops sending too, and its late frames are dropped.
-      if (known) this.#endInReset(request.id, error.code, error.message, error.details, error.unprocessed);
+      if (known) this.#endInReset(request.id, error.code, error.message, error.details, error.refused);
       else if (this.#options.exposeErrors) {
         this.#endInReset(request.id, "internal", String((error as Error)?.message ?? error), { stack: (error as Error)?.stack });
       } else this.#endInReset(request.id, "internal", "internal error", undefined);

@@ -2,7 +2,8 @@
  * Server middleware that limits calls with token buckets: per connection (each client its
  * own budget) and per procedure (one budget for a procedure across every client, or one per
  * named procedure). A call over a limit is refused before its handler runs with
- * `resource_exhausted`, `details.retryAfter` (ms until it would pass) and `unprocessed`, so
+ * `resource_exhausted`, `details.retryAfter` (ms until it would pass), `refused` (the caller
+ * receives it `unprocessed`), so
  * a channel whose retry policy lists `resource_exhausted` waits that long and tries again.
  */
 import { RpcError } from "../common/errors.ts";
@@ -42,21 +43,25 @@ export function rateLimit(options: RateLimitOptions): Middleware<Context> {
       bucket = rule === undefined ? null : new TokenBucket(rule.rate, rule.burst);
       byProcedure.set(ctx.path, bucket);
     }
-    if (bucket !== null) refuseIfDry(bucket, `"${ctx.path}"`);
+    let own: TokenBucket | undefined;
     if (perConnection !== undefined) {
-      let own = byConnection.get(ctx.connection);
+      own = byConnection.get(ctx.connection);
       if (own === undefined) byConnection.set(ctx.connection, own = new TokenBucket(perConnection.rate, perConnection.burst));
-      refuseIfDry(own, "this connection");
     }
+    // Both are checked before either is spent: a call one refuses costs the other nothing.
+    if (own !== undefined) refuseIfDry(own, "this connection");
+    if (bucket !== null) refuseIfDry(bucket, `"${ctx.path}"`);
+    own?.take();
+    bucket?.take();
     return next();
   };
 }
 
 function refuseIfDry(bucket: TokenBucket, what: string): void {
-  const wait = bucket.take();
+  const wait = bucket.peek();
   if (wait === 0) return;
   throw new RpcError("resource_exhausted", `rate limit of ${what} (${bucket.rate}/s): try again in ${wait} ms`, {
     details: { retryAfter: wait },
-    unprocessed: true,
+    refused: true,
   });
 }

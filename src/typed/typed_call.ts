@@ -69,6 +69,19 @@ export class TypedCall<T> implements UnaryCall<T>, ReplyStream<T> {
   #response: Response | undefined = undefined;
   #cancelled: { reason: unknown } | null = null;
   #iterated = false;
+  /** The reply stream being read (a resumed call's, after a resume). */
+  #reply: StreamedReply | null = null;
+  /** Settles when the walk over a streamed reply is over (resumes included). */
+  #walked: { promise: Promise<void>; resolve: () => void } | null = null;
+
+  #whenWalked(): Promise<void> {
+    if (this.#walked === null) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      this.#walked = { promise, resolve };
+    }
+    return this.#walked.promise;
+  }
   /** What was sent, for a resumed call (tracked reply streams). */
   readonly #input: unknown;
   readonly #options: ProcedureCallOptions | undefined;
@@ -187,6 +200,15 @@ export class TypedCall<T> implements UnaryCall<T>, ReplyStream<T> {
    * replayed, so only a call whose input is a value is resumed.
    */
   async *#resuming(reply: StreamedReply): AsyncGenerator<unknown> {
+    try {
+      yield* this.#resumingFrom(reply);
+    } finally {
+      void this.#whenWalked();
+      this.#walked!.resolve();
+    }
+  }
+
+  async *#resumingFrom(reply: StreamedReply): AsyncGenerator<unknown> {
     let current = reply;
     let failures = 0;
     for (;;) {
@@ -211,17 +233,19 @@ export class TypedCall<T> implements UnaryCall<T>, ReplyStream<T> {
     }
   }
 
-  /** The call made again, after the item with `lastEventId` (from the start without one). */
+  /**
+   * The call made again, after the item with `lastEventId` (from the start without one),
+   * through the client middleware as the first was (its metadata, its auth).
+   */
   async #resume(lastEventId: string | undefined): Promise<StreamedReply> {
     const options = { ...this.#options };
     options.metadata = { ...options.metadata };
     if (lastEventId !== undefined) options.metadata[LAST_EVENT_ID] = lastEventId;
-    const pending = this.#caller.send(this.#target, this.#input, options);
-    this.#pending = pending;
-    const response = await pending.response;
-    const next = this.#caller.read(this.#target, response);
+    const call: ClientCall = { path: this.#target.path, input: this.#input, options };
+    const next = await this.#caller.runMiddleware(call, (current) => this.#send(current));
     if (!(next instanceof StreamedReply)) throw new RpcError("internal", `"${this.#target.path}" answered a resumed call without a stream`);
     next.lastEventId = lastEventId;
+    this.#reply = next;
     return next;
   }
 
@@ -241,8 +265,11 @@ export class TypedCall<T> implements UnaryCall<T>, ReplyStream<T> {
 
   get trailers(): Promise<Readonly<Metadata>> {
     return this.#result.then(async (value) => {
-      if (value instanceof StreamedReply) await value.ended;
-      return this.#response?.trailers ?? NOTHING;
+      if (!(value instanceof StreamedReply)) return this.#response?.trailers ?? NOTHING;
+      // The last reply's, once the loop is over: a resumed stream's first reply ends at the
+      // disconnect, not at the end.
+      await this.#whenWalked();
+      return (this.#reply ?? value).response.trailers;
     });
   }
 
