@@ -21,6 +21,8 @@
  *   weft-nonblocking  `await conn.request(1, 32 bytes, { nonBlocking: true })` in N lanes,
  *                     served by servers/weft_tcp.ts's echo handler
  *   weft-blocking     the same without nonBlocking (qrpc's default)
+ *   promise-rpc       reference/promise_rpc_client.ts against servers/raw_echo.ts: the least
+ *                     an `await call()` over the same frames costs (a second reference)
  *
  * Env:
  *   BENCH_SECONDS=3     measured seconds per row
@@ -46,12 +48,13 @@ import { HOST, runtime, runtimeVersion } from "./harness/runtime.ts";
 import { socketBench } from "./harness/session.ts";
 import { MANY, readSettings, SOCKET_DEFAULTS } from "./harness/settings.ts";
 import { ECHO_CMD, makePayload, PAYLOAD_SIZE } from "./harness/wire.ts";
+import { PromiseRpc } from "./reference/promise_rpc_client.ts";
 import { rawEchoRunner } from "./reference/raw_echo_client.ts";
 
 const settings = readSettings(SOCKET_DEFAULTS);
 const PAYLOAD = makePayload();
 const NON_BLOCKING = { nonBlocking: true } as const;
-const MODES = ["raw", "weft-nonblocking", "weft-blocking"];
+const MODES = ["raw", "promise-rpc", "weft-nonblocking", "weft-blocking"];
 
 /** A weft row's lanes: `await conn.request()` per call, nonBlocking or blocking (qrpc's default). */
 function weftClient(conn: Connection, inFlight: number, mode: string, serverPid: number | undefined): LaneClient {
@@ -62,6 +65,16 @@ function weftClient(conn: Connection, inFlight: number, mode: string, serverPid:
   }, connectionTarget(conn), serverPid);
 }
 
+/** The second reference's row: the same lanes as weft's, on a ~100-line promise RPC over the raw echo. */
+async function promiseRpcRunner(port: number, inFlight: number, serverPid: number | undefined) {
+  const rpc = await PromiseRpc.open(port);
+  const lanes = new LaneClient("promise-rpc", inFlight, async () => {
+    const reply = await rpc.call(PAYLOAD);
+    if (reply.length !== PAYLOAD_SIZE) throw new Error(`bad echo: ${reply.length} bytes`);
+  }, { onStall: () => rpc.close(), close: async () => rpc.close() }, serverPid);
+  return callRunner("promise-rpc", inFlight, lanes);
+}
+
 await socketBench({
   settings,
   watchdog: { rows: 2 * MODES.length, slackSeconds: 12 },
@@ -70,6 +83,7 @@ await socketBench({
   const { connect } = await loadAdapter();
   const plan = callPlan(MODES, async (mode, inFlight) => {
     if (mode === "raw") return rawEchoRunner(raw.port, inFlight, raw.pid);
+    if (mode === "promise-rpc") return promiseRpcRunner(raw.port, inFlight, raw.pid);
     const conn = await connect({ hostname: HOST, port: weft.port });
     return callRunner(mode, inFlight, weftClient(conn, inFlight, mode, weft.pid));
   });
@@ -80,8 +94,13 @@ await socketBench({
   const target = runtime === "deno" ? 0.3 : 0.5;
   const oneP50 = findRow(rows, "weft-nonblocking", 1)?.p50Ratio ?? null;
   const manyRatio = findRow(rows, "weft-nonblocking", MANY)?.ratio ?? null;
+  const promiseMany = findRow(rows, "promise-rpc", MANY);
+  const weftMany = findRow(rows, "weft-nonblocking", MANY);
   const checks = {
     manyRatio,
+    /** weft over the ~100-line promise RPC at 64 in flight (the issue's aim: >= 1). */
+    manyVsPromise: promiseMany === undefined || weftMany === undefined ? null : weftMany.callsPerSec / promiseMany.callsPerSec,
+    promiseRatio: promiseMany?.ratio ?? null,
     manyRatioBlocking: findRow(rows, "weft-blocking", MANY)?.ratio ?? null,
     manyTarget: target,
     manyMet: manyRatio === null ? null : manyRatio >= target,
@@ -114,6 +133,9 @@ await socketBench({
   console.log(
     `${MANY} in flight: weft/raw = ${pct(checks.manyRatio)} (target 50% on Bun/Node, 30% on Deno)` +
       `${verdict(checks.manyMet)} [nonBlocking; blocking: ${pct(checks.manyRatioBlocking)}]`,
+  );
+  console.log(
+    `${MANY} in flight: the ~100-line promise RPC/raw = ${pct(checks.promiseRatio)}; weft/promise RPC = ${pct(checks.manyVsPromise)}`,
   );
   console.log(
     `1 in flight: p50 weft/raw = ${times(checks.oneP50Ratio)} (target <= 1.5x)` +

@@ -1,5 +1,5 @@
 /**
- * The socket benches (bench/unary.ts, typed.ts, stream.ts, websocket.ts) still run on the
+ * The socket benches (bench/unary.ts, typed.ts, stream.ts, websocket.ts, channel.ts) still run on the
  * runtime under test: each one once, through bench/run.mjs as a user runs it, with tiny
  * settings and --json, must print the rows it promises with positive rates. Not a
  * measurement (0.2 s per row says nothing about speed): a check that the servers start,
@@ -60,15 +60,15 @@ async function runBench(bench: string, env: Record<string, string>): Promise<Rec
   return results[0];
 }
 
-/** Checks the rows' names (in order) and that each has a positive rate, and each non-raw row a ratio to raw. */
-function expectRows(result: Record<string, unknown>, names: string[]): void {
+/** Checks the rows' names (in order) and that each has a positive rate, and each row but the reference (`base`) a ratio to it. */
+function expectRows(result: Record<string, unknown>, names: string[], base = "raw"): void {
   const rows = result.rows as BenchRow[];
   const nameOf = (r: BenchRow) => `${r.mode}${r.bench === undefined ? "" : `-${r.bench}`}:${r.inFlight ?? r.concurrency}`;
   expect(rows.map(nameOf)).toEqual(names);
   for (const r of rows) {
     const rate = r.callsPerSec ?? r.opsPerSec ?? NaN;
     expect(`${nameOf(r)}: ${Number.isFinite(rate) && rate > 0 ? "positive" : rate}`).toBe(`${nameOf(r)}: positive`);
-    if (r.mode !== "raw") expect(typeof r.ratio === "number" && r.ratio > 0).toBe(true);
+    if (r.mode !== base) expect(typeof r.ratio === "number" && r.ratio > 0).toBe(true);
   }
 }
 
@@ -77,9 +77,11 @@ describe(`the socket benches on ${runtime}`, () => {
     const result = await runBench("unary", {});
     expectRows(result, [
       "raw:1",
+      "promise-rpc:1",
       "weft-nonblocking:1",
       "weft-blocking:1",
       "raw:64",
+      "promise-rpc:64",
       "weft-nonblocking:64",
       "weft-blocking:64",
     ]);
@@ -99,6 +101,12 @@ describe(`the socket benches on ${runtime}`, () => {
     });
     expectRows(result, ["raw-stream:1", "weft-stream:1", "raw-1mib:1", "weft-1mib:1"]);
     expect(result.streamLength).toBe(5000);
+  }, TEST_MS);
+
+  test("channel: a bare connection, a channel, and round-robin over three servers at 64 in flight", async () => {
+    const result = await runBench("channel", { BENCH_ONLY: "connection:64,channel:64,channel-rr3:64" });
+    expectRows(result, ["connection:64", "channel:64", "channel-rr3:64"], "connection");
+    expect(typeof (result.checks as { channelMany: unknown }).channelMany).toBe("number");
   }, TEST_MS);
 
   test("websocket: raw, weft and capnweb at 64 in flight", async () => {
