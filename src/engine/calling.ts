@@ -8,6 +8,7 @@
  * extension block: such a call leaves marked, and its block follows in an EXT frame once
  * the server greets (a plain qrpc server ignores both bits and never greets; §13).
  */
+import { CallTable } from "./call_table.ts";
 import { RpcError } from "../common/errors.ts";
 import { durationProblem } from "../common/timers.ts";
 import { Op, WeftFlags } from "../wire/control.ts";
@@ -50,7 +51,7 @@ export class Calling {
   readonly #nonBlocking: boolean;
   readonly #onSettled: () => void;
   readonly #callStarted: Hooks["callStarted"];
-  readonly #calls = new Map<RequestId, PendingCall>();
+  readonly #calls = new CallTable<PendingCall>();
   #nextId: number;
   /** Client: blocks of calls sent before the handshake, sent as EXT once the server greets. */
   #deferredExt: Map<RequestId, Uint8Array> | null = null;
@@ -157,7 +158,7 @@ export class Calling {
 
   /** The connection closed: every call fails with `error`. */
   closeAll(error: RpcError): void {
-    const calls = [...this.#calls.values()];
+    const calls = this.#calls.values();
     this.#calls.clear();
     for (const call of calls) call.onClose(error);
   }

@@ -8,6 +8,7 @@
  * deadlocks there). A handler's result becomes one reply frame or a reply stream; a throw
  * becomes a reset with the error's code.
  */
+import { CallTable } from "./call_table.ts";
 import { type ErrorCode, errorForReset, RpcError } from "../common/errors.ts";
 import { isAsyncIterable, isReadableStream } from "../common/streams.ts";
 import { startTimer } from "../common/timers.ts";
@@ -58,7 +59,7 @@ export class Serving {
   readonly #onSettled: () => void;
   readonly #requestStarted: Hooks["requestStarted"];
   /** Requests that may still get frames, resets or a close: see #track. */
-  readonly #incoming = new Map<RequestId, ServedRequest>();
+  readonly #incoming = new CallTable<ServedRequest>();
   readonly #recentlyReset = new Set<RequestId>();
   #blockingQueue: ServedRequest[] = [];
   #blockingHead = 0;
@@ -154,7 +155,7 @@ export class Serving {
 
   /** The connection closed: every handler's signal aborts with `error`. */
   abortAll(error: RpcError): void {
-    const requests = [...this.#incoming.values()];
+    const requests = this.#incoming.values();
     this.#incoming.clear();
     this.#blockingQueue = [];
     this.#blockingHead = 0;
