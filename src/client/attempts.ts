@@ -23,13 +23,18 @@ const ENDPOINT_FAILURES = new Set(["unavailable", "deadline_exceeded", "internal
 /** Waiting calls are numbered on their own (they are not on any wire). */
 let waitingIds = 1;
 
-/** What the channel notes on each attempt: the engine's CallRelay for that call, handing over to Attempts. */
+/**
+ * One attempt of a call: the engine's CallRelay for it (handing over to Attempts), and
+ * everything needed to make the next one.
+ */
 class Attempt implements CallRelay {
+  /** Where it runs; set when it starts (a call waiting for an endpoint has none yet). */
+  subchannel: Subchannel | null = null;
+
   constructor(
     readonly attempts: Attempts,
-    /** The call the caller holds: this attempt, or the one it carries on for. */
-    readonly original: PendingCall,
-    readonly subchannel: Subchannel,
+    /** The call the caller holds: this attempt's own, or the one it carries on for. */
+    public original: PendingCall | null,
     readonly cmd: number,
     /** The request's one payload, or null for a request stream (never replayed). */
     readonly payload: Uint8Array | null,
@@ -39,6 +44,11 @@ class Attempt implements CallRelay {
     /** performance.now() when the caller stops waiting, or Infinity. */
     readonly deadline: number,
   ) {}
+
+  /** The attempt after this one, for the same call. */
+  next(): Attempt {
+    return new Attempt(this.attempts, this.original, this.cmd, this.payload, this.options, this.retry, this.number + 1, this.deadline);
+  }
 
   rescue(_call: PendingCall, error: RpcError): boolean {
     return this.attempts.rescue(this, error);
@@ -64,40 +74,38 @@ export class Attempts {
 
   /** A call with one request frame. */
   open(cmd: number, payload: Uint8Array, options: ChannelCallOptions | undefined): PendingCall {
-    refuseIfAborted(cmd, options);
     const retry = options?.retry === undefined ? this.#retry : resolveRetry(options.retry, this.#retry);
+    return this.#first(new Attempt(this, null, cmd, payload, options, retry, 0, deadlineOf(options)));
+  }
+
+  /** A call with a request stream: it may wait for a connection, but is not retried once sent. */
+  call(cmd: number, options: ChannelCallOptions | undefined): Call {
+    return this.#first(new Attempt(this, null, cmd, null, options, NO_RETRY, 0, deadlineOf(options))) as Call;
+  }
+
+  /**
+   * A call's first attempt: the engine's own call on a usable endpoint (handed back as it
+   * is), else a waiting call that an attempt will carry once an endpoint is ready.
+   */
+  #first(attempt: Attempt): PendingCall {
+    const { cmd, payload, options } = attempt;
+    refuseIfAborted(cmd, options);
     const subchannel = this.#pick(options?.hashKey);
     if (subchannel !== null) {
       try {
-        const call = subchannel.connection!.open(cmd, payload, options);
-        this.#track(call, new Attempt(this, call, subchannel, cmd, payload, options, retry, 0, deadlineOf(options)), subchannel);
+        const connection = subchannel.connection!;
+        const call = payload === null ? connection.call(cmd, options) : connection.open(cmd, payload, options);
+        attempt.original = call;
+        this.#track(call, attempt, subchannel);
         return call;
       } catch (error) {
         subchannel.breaker?.release();
         if (!(error instanceof RpcError && error.unprocessed)) throw error; // refused for what it is
       }
     }
-    const waiting = new WaitingCall(waitingIds++, cmd, options);
-    void this.#startWhenReady(waiting, waiting.signal, cmd, payload, options, retry, 0, deadlineOf(options));
-    return waiting;
-  }
-
-  /** A call with a request stream: it may wait for a connection, but is not retried once sent. */
-  call(cmd: number, options: ChannelCallOptions | undefined): Call {
-    refuseIfAborted(cmd, options);
-    const subchannel = this.#pick(options?.hashKey);
-    if (subchannel !== null) {
-      try {
-        const call = subchannel.connection!.call(cmd, options);
-        this.#track(call, new Attempt(this, call, subchannel, cmd, null, options, NO_RETRY, 0, deadlineOf(options)), subchannel);
-        return call;
-      } catch (error) {
-        subchannel.breaker?.release();
-        if (!(error instanceof RpcError && error.unprocessed)) throw error;
-      }
-    }
-    const waiting = new WaitingStream(waitingIds++, cmd, options);
-    void this.#startWhenReady(waiting, waiting.signal, cmd, null, options, NO_RETRY, 0, deadlineOf(options));
+    const waiting = payload === null ? new WaitingStream(waitingIds++, cmd, options) : new WaitingCall(waitingIds++, cmd, options);
+    attempt.original = waiting;
+    void this.#startWhenReady(attempt, waiting.signal);
     return waiting;
   }
 
@@ -105,7 +113,7 @@ export class Attempts {
 
   /** An attempt failed before any reply: take it over when the policy allows another. */
   rescue(attempt: Attempt, error: RpcError): boolean {
-    if (attempt.payload === null || attempt.original.settled) return false;
+    if (attempt.payload === null || attempt.original!.settled) return false;
     const delay = retryDelay(attempt.retry, error, attempt.number, attempt.options?.idempotent === true, this.#budget);
     if (delay === null || performance.now() + delay >= attempt.deadline) return false;
     startTimer(() => this.#again(attempt), delay);
@@ -114,7 +122,7 @@ export class Attempts {
 
   /** An attempt ended: count it for its endpoint's load and breaker, and the budget. */
   ended(attempt: Attempt, error: unknown): void {
-    const subchannel = attempt.subchannel;
+    const subchannel = attempt.subchannel!;
     subchannel.inFlight--;
     if (error === undefined) {
       subchannel.breaker?.record(false);
@@ -142,38 +150,27 @@ export class Attempts {
   }
 
   #track(call: PendingCall, attempt: Attempt, subchannel: Subchannel): void {
+    attempt.subchannel = subchannel;
     subchannel.inFlight++;
     call.relay = attempt;
   }
 
   /** The next attempt of a call taken over: on a usable endpoint, carrying the original. */
   #again(previous: Attempt): void {
-    const original = previous.original;
-    if (original.settled) return;
-    const subchannel = this.#pick(previous.options?.hashKey);
-    if (subchannel === null) {
-      const signal = signalOf(original);
-      void this.#startWhenReady(original, signal, previous.cmd, previous.payload, previous.options, previous.retry, previous.number + 1, previous.deadline);
-      return;
-    }
-    this.#start(original, subchannel, previous.cmd, previous.payload, previous.options, previous.retry, previous.number + 1, previous.deadline);
+    if (previous.original!.settled) return;
+    const next = previous.next();
+    const subchannel = this.#pick(next.options?.hashKey);
+    if (subchannel === null) void this.#startWhenReady(next, signalOf(next.original!));
+    else this.#start(next, subchannel);
   }
 
-  /** Starts an attempt on `subchannel` that carries `original`. */
-  #start(
-    original: PendingCall,
-    subchannel: Subchannel,
-    cmd: number,
-    payload: Uint8Array | null,
-    options: ChannelCallOptions | undefined,
-    retry: ResolvedRetry,
-    number: number,
-    deadline: number,
-  ): void {
+  /** Starts `attempt` on `subchannel`, carrying the call the caller holds. */
+  #start(attempt: Attempt, subchannel: Subchannel): void {
+    const { original, cmd, payload, options, deadline } = attempt;
     const connection = subchannel.connection;
     if (connection === null) { // lost since it was picked: pick again
       subchannel.breaker?.release();
-      return void this.#startWhenReady(original, signalOf(original), cmd, payload, options, retry, number, deadline);
+      return void this.#startWhenReady(attempt, signalOf(original!));
     }
     const attemptOptions = optionsFor(options, deadline);
     let call: PendingCall;
@@ -182,39 +179,30 @@ export class Attempts {
     } catch (error) {
       subchannel.breaker?.release();
       // Refused before it left: retry if the policy says so, else the call fails with it.
-      const delay = retryDelay(retry, error, number, options?.idempotent === true, this.#budget);
-      if (delay === null || performance.now() + delay >= deadline) return original.giveUp(error);
-      const next = new Attempt(this, original, subchannel, cmd, payload, options, retry, number, deadline);
-      startTimer(() => this.#again(next), delay);
+      const delay = retryDelay(attempt.retry, error, attempt.number, options?.idempotent === true, this.#budget);
+      if (delay === null || performance.now() + delay >= deadline) return original!.giveUp(error);
+      startTimer(() => this.#again(attempt), delay);
       return;
     }
-    this.#track(call, new Attempt(this, original, subchannel, cmd, payload, options, retry, number, deadline), subchannel);
-    original.carry(call);
+    this.#track(call, attempt, subchannel);
+    original!.carry(call);
   }
 
   /** Waits for a usable endpoint (the channel's bound, or the call's own deadline), then starts. */
-  async #startWhenReady(
-    original: PendingCall,
-    signal: AbortSignal,
-    cmd: number,
-    payload: Uint8Array | null,
-    options: ChannelCallOptions | undefined,
-    retry: ResolvedRetry,
-    number: number,
-    deadline: number,
-  ): Promise<void> {
-    const key = options?.hashKey;
+  async #startWhenReady(attempt: Attempt, signal: AbortSignal): Promise<void> {
+    const original = attempt.original!;
+    const key = attempt.options?.hashKey;
     let subchannel: Subchannel;
     try {
       // The channel's bound, unless the call's own deadline comes first: then its timer
       // settles the call (deadline_exceeded), which ends the wait through the signal.
       const bound = performance.now() + this.#readyTimeout;
-      subchannel = await this.#pool.usable(bound < deadline ? bound : Infinity, signal, () => this.#pick(key));
+      subchannel = await this.#pool.usable(bound < attempt.deadline ? bound : Infinity, signal, () => this.#pick(key));
     } catch (error) {
       if (!original.settled) original.giveUp(error);
       return;
     }
-    if (!original.settled) this.#start(original, subchannel, cmd, payload, options, retry, number, deadline);
+    if (!original.settled) this.#start(attempt, subchannel);
   }
 }
 

@@ -75,13 +75,7 @@ export class Subchannel {
     this.#draining.add(connection);
     void connection.close({ timeout: this.#host.drainTimeout });
     this.#set("draining", undefined, undefined);
-    if (performance.now() - this.#connectedAt >= this.#host.backoff.initialDelay) {
-      this.#failures = 0;
-      void this.#attempt();
-    } else {
-      this.#failures++;
-      this.#retryLater(new Error("the server said goaway right after connecting"));
-    }
+    this.#replace(new Error("the server said goaway right after connecting"), false);
   }
 
   /** Closes its connections: gracefully (calls in flight get `timeout` ms), or at once. */
@@ -120,15 +114,25 @@ export class Subchannel {
     }
     this.#connection = null;
     if (this.#state === "closed") return;
-    const cause = error ?? new Error("the server closed the connection");
-    // A connection that lived a while is reconnected at once; one that died young (a
-    // server that accepts and closes) counts as a failed attempt, so it cannot spin.
-    if (performance.now() - this.#connectedAt >= this.#host.backoff.initialDelay) this.#failures = 0;
-    else this.#failures++;
-    if (this.#failures === 0) {
-      this.#set("reconnecting", cause, 0);
+    this.#replace(error ?? new Error("the server closed the connection"), true);
+  }
+
+  /**
+   * The connection is gone (or going): a new one. A connection that lived a while is replaced
+   * at once; one that died young (a server that accepts and closes, or says goaway at once)
+   * counts as a failed attempt, so it cannot make the channel reconnect in a loop.
+   * `announce`: say "reconnecting" before an immediate attempt (a lost connection does; a
+   * draining one has said "draining").
+   */
+  #replace(cause: Error, announce: boolean): void {
+    if (performance.now() - this.#connectedAt >= this.#host.backoff.initialDelay) {
+      this.#failures = 0;
+      if (announce) this.#set("reconnecting", cause, 0);
       void this.#attempt();
-    } else this.#retryLater(cause);
+    } else {
+      this.#failures++;
+      this.#retryLater(cause);
+    }
   }
 
   #retryLater(error: Error): void {
