@@ -1,11 +1,12 @@
 /**
  * Deno adapter: weft over `Deno.listen` / `Deno.connect` TCP connections.
  *
- * Reads go through `conn.read` into the free tail of a shared 64 KiB slab rather than
- * `conn.readable`, which allocates (and zero-fills) a fresh 64 KiB buffer for every read,
- * however few bytes arrived. Each chunk is a distinct region of a slab that is never
- * rewritten, so payload views into it stay valid; a new slab is allocated only when the
- * free tail gets small. Nagle is turned off (Deno leaves it on).
+ * Reads go through `conn.read` into the free tail of a slab rather than `conn.readable`,
+ * which allocates (and zero-fills) a fresh 64 KiB buffer for every read, however few bytes
+ * arrived. Each chunk is a distinct region of a slab that is never rewritten, so payload
+ * views into it stay valid; a new slab is allocated only when the free tail gets small.
+ * Slabs are sized to the traffic (four times the last read, 4 to 64 KiB): a waiting read holds
+ * its slab, and an idle connection should hold little. Nagle is turned off (Deno leaves it on).
  */
 import { Connection, type Server, type Transport } from "../mod.ts";
 import { denoApi, type DenoTcpConn, type DenoTcpListener } from "./deno_api.ts";
@@ -24,16 +25,16 @@ import { connectWebSocket } from "./deno_websocket_client.ts";
 export type { CreateChannelOptions } from "./channel.ts";
 export type { ConnectOptions, ListenOptions, TcpListener, TlsClientOptions, TlsServerOptions } from "./options.ts";
 
-const SLAB_SIZE = 64 * 1024;
-/** Below this much free tail, the next read gets a new slab. */
-const MIN_READ = 8 * 1024;
+const MIN_SLAB = 4 * 1024;
+const MAX_SLAB = 64 * 1024;
 
 /** Wraps a Deno TCP connection as the core's transport. */
 export function denoConnTransport(conn: DenoTcpConn): Transport {
   conn.setNoDelay?.(true);
   conn.setKeepAlive?.(true); // Deno takes no delay: the OS's default idle time applies
-  let slab = new Uint8Array(SLAB_SIZE);
+  let slab = new Uint8Array(MIN_SLAB);
   let used = 0;
+  let lastRead = 0;
   let closed = false;
   const close = () => {
     if (closed) return;
@@ -47,8 +48,9 @@ export function denoConnTransport(conn: DenoTcpConn): Transport {
 
   const readable = new ReadableStream<Uint8Array>({
     async pull(controller) {
-      if (slab.length - used < MIN_READ) {
-        slab = new Uint8Array(SLAB_SIZE);
+      // Below an eighth of the slab free, the next read gets a new slab.
+      if (8 * (slab.length - used) < slab.length) {
+        slab = new Uint8Array(slabSizeAfter(lastRead));
         used = 0;
       }
       let n: number | null;
@@ -61,6 +63,7 @@ export function denoConnTransport(conn: DenoTcpConn): Transport {
       if (n === null) return controller.close();
       controller.enqueue(slab.subarray(used, used + n));
       used += n;
+      lastRead = n;
     },
     cancel: close,
   }, { highWaterMark: 0 });
@@ -82,6 +85,13 @@ export function denoConnTransport(conn: DenoTcpConn): Transport {
 
   const remote = conn.remoteAddr;
   return { readable, writable, remoteAddress: `${remote.hostname}:${remote.port}` };
+}
+
+/** Four times the last read, as a power of two between MIN_SLAB and MAX_SLAB. */
+function slabSizeAfter(lastRead: number): number {
+  let size = MIN_SLAB;
+  while (size < 4 * lastRead && size < MAX_SLAB) size *= 2;
+  return size;
 }
 
 /** Accepts TCP connections for `server`. */

@@ -17,7 +17,7 @@
  * entries with a module replaced by a stub; see the notes printed with them).
  * No runtime involved in the result: esbuild does the work.
  *
- *   node --import tsx bench/bundle.ts [--json]     (or: node bench/run.mjs --bench=bundle)
+ *   node --import ./bench/harness/node_typescript.mjs bench/bundle.ts [--json]     (or: node bench/run.mjs --bench=bundle)
  */
 import { brotliCompressSync, constants, gzipSync } from "node:zlib";
 import { fileURLToPath } from "node:url";

@@ -7,7 +7,7 @@
  *
  *   npx bun bench/codec.ts [--json]
  *   npx deno run -A bench/codec.ts [--json]
- *   node --import tsx bench/codec.ts [--json]        (from the repository root)
+ *   node --import ./bench/harness/node_typescript.mjs bench/codec.ts [--json]        (from the repository root)
  *
  * Cases:
  *   small    { id: 12345, method: "users.get", params: { name: "ada", active: true, tags: ["a", "b"] } }

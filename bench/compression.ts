@@ -6,7 +6,7 @@
  *
  *   npx bun bench/compression.ts [--json]
  *   npx deno run -A bench/compression.ts [--json]
- *   node --import tsx bench/compression.ts [--json]        (from the repository root)
+ *   node --import ./bench/harness/node_typescript.mjs bench/compression.ts [--json]        (from the repository root)
  *
  * Each format first warms up (BENCH_WARMUP s of 1 KiB and 64 KiB round trips). Every cell
  * then runs each operation one call after another (each awaited: this is latency, not

@@ -5,7 +5,7 @@
  *
  *   npx bun bench/crc32.ts [--json]
  *   npx deno run -A bench/crc32.ts [--json]
- *   node --import tsx bench/crc32.ts [--json]        (from the repository root)
+ *   node --import ./bench/harness/node_typescript.mjs bench/crc32.ts [--json]        (from the repository root)
  *
  * The rows of one size take turns in BENCH_SLICE slices, so their ratios see the same
  * machine load; each row's figure is the median of its slices. MB/s is 10^6 bytes/s.

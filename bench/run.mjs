@@ -29,7 +29,7 @@ const bin = (name) => {
   return existsSync(local) ? local : name;
 };
 
-const BENCHES = ["unary", "typed", "stream", "codec", "crc32", "compression", "websocket", "channel", "bundle"];
+const BENCHES = ["unary", "typed", "stream", "codec", "crc32", "compression", "websocket", "channel", "memory", "bundle"];
 const args = process.argv.slice(2);
 const benchArg = args.find((a) => a.startsWith("--bench="));
 const bench = benchArg === undefined ? "unary" : benchArg.slice("--bench=".length);
@@ -39,10 +39,16 @@ if (!BENCHES.includes(bench)) {
 }
 const script = `bench/${bench}.ts`;
 
+function nodeLoader() {
+  if (process.env.BENCH_NODE_LOADER === "tsx") return "tsx";
+  return new URL("./harness/node_typescript.mjs", import.meta.url).href;
+}
+
 const RUNTIMES = {
   bun: () => [bin("bun"), [script]],
   deno: () => [bin("deno"), ["run", "-A", script]],
-  node: () => [process.execPath, ["--import", "tsx", script]],
+  // Not tsx: see bench/harness/node_typescript.mjs (BENCH_NODE_LOADER=tsx for the old way).
+  node: () => [process.execPath, ["--import", nodeLoader(), script]],
 };
 
 const json = args.includes("--json");

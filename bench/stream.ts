@@ -5,7 +5,7 @@
  *
  *   npx bun bench/stream.ts [--json]
  *   npx deno run -A bench/stream.ts [--json]
- *   node --import tsx bench/stream.ts [--json]        (from the repository root)
+ *   node --import ./bench/harness/node_typescript.mjs bench/stream.ts [--json]        (from the repository root)
  *
  * 1. Server streaming (stream/messages.ts), 32-byte messages, one frame each, at 1 and at
  *    BENCH_STREAMS (4) concurrent streams on one connection.

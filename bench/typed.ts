@@ -7,7 +7,7 @@
  *
  *   npx bun bench/typed.ts [--json]
  *   npx deno run -A bench/typed.ts [--json]
- *   node --import tsx bench/typed.ts [--json]        (from the repository root)
+ *   node --import ./bench/harness/node_typescript.mjs bench/typed.ts [--json]        (from the repository root)
  *
  * Rows, each at 1 and at BENCH_INFLIGHT (64) calls in flight on its own connection:
  *   raw            the ceiling of unary.ts: 48-byte frames through reference/raw_echo_client.ts

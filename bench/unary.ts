@@ -5,7 +5,7 @@
  *
  *   npx bun bench/unary.ts [--json]
  *   npx deno run -A bench/unary.ts [--json]
- *   node --import tsx bench/unary.ts [--json]        (from the repository root)
+ *   node --import ./bench/harness/node_typescript.mjs bench/unary.ts [--json]        (from the repository root)
  *
  * Rows: raw echo, weft nonBlocking, weft blocking (qrpc's default), each at 1 and at
  * BENCH_INFLIGHT (64) calls in flight on one connection. Each row has its own connection:

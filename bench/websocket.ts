@@ -6,7 +6,7 @@
  *
  *   npx bun bench/websocket.ts [--json]
  *   npx deno run -A bench/websocket.ts [--json]
- *   node --import tsx bench/websocket.ts [--json]        (from the repository root)
+ *   node --import ./bench/harness/node_typescript.mjs bench/websocket.ts [--json]        (from the repository root)
  *
  * Rows, each at 1 and at BENCH_INFLIGHT (64) calls in flight on one WebSocket of its own,
  * all with a 32-byte payload:

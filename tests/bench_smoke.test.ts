@@ -1,5 +1,5 @@
 /**
- * The socket benches (bench/unary.ts, typed.ts, stream.ts, websocket.ts, channel.ts) still run on the
+ * The socket benches (bench/unary.ts, typed.ts, stream.ts, websocket.ts, channel.ts, memory.ts) still run on the
  * runtime under test: each one once, through bench/run.mjs as a user runs it, with tiny
  * settings and --json, must print the rows it promises with positive rates. Not a
  * measurement (0.2 s per row says nothing about speed): a check that the servers start,
@@ -113,5 +113,20 @@ describe(`the socket benches on ${runtime}`, () => {
     const result = await runBench("websocket", { BENCH_ONLY: "raw:64,weft:64,capnweb:64" });
     expectRows(result, ["raw:64", "weft:64", "capnweb:64"]);
     expect(typeof result.client).toBe("string");
+  }, TEST_MS);
+
+  test("memory: per-connection figures for idle and called TCP and WebSocket connections", async () => {
+    const result = await runBench("memory", { BENCH_CONNS: "40", BENCH_WS_CONNS: "20" });
+    const steps = result.steps as { transport: string; state: string; connections: number; rssKiB: number; heapKiB: number }[];
+    expect(steps.map((s) => `${s.transport} ${s.state} ${s.connections}`)).toEqual([
+      "tcp idle 40",
+      "tcp one call 40",
+      "websocket idle 20",
+      "websocket one call 20",
+    ]);
+    for (const step of steps) {
+      expect(Number.isFinite(step.rssKiB)).toBe(true);
+      expect(Number.isFinite(step.heapKiB)).toBe(true);
+    }
   }, TEST_MS);
 });

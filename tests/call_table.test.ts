@@ -77,4 +77,36 @@ describe("CallTable", () => {
     }
     expect(table.values().sort((a, b) => a - b)).toEqual([...map.values()].sort((a, b) => a - b));
   });
+
+  test("the ring starts at 16 slots and grows only while calls crowd it", () => {
+    const table = new CallTable<number>();
+    expect(table.slots).toBe(16);
+    // One long-lived stream and 5,000 calls one at a time: an idle-looking table stays small.
+    table.set(1, -1);
+    for (let i = 1; i <= 5000; i++) {
+      table.set(2 * i + 1, i);
+      expect(table.get(2 * i + 1)).toBe(i);
+      expect(table.delete(2 * i + 1)).toBe(true);
+    }
+    expect(table.slots).toBe(16);
+    expect(table.get(1)).toBe(-1);
+    // 64 calls in flight, sliding: the ring grows to hold them, and not past 1024.
+    let id = 20_001;
+    const live: number[] = [];
+    for (let i = 0; i < 5000; i++) {
+      table.set(id, id);
+      live.push(id);
+      id += 2;
+      if (live.length > 64) expect(table.delete(live.shift()!)).toBe(true);
+    }
+    expect(table.slots).toBeGreaterThanOrEqual(64);
+    expect(table.slots).toBeLessThanOrEqual(256);
+    for (const each of live) expect(table.get(each)).toBe(each);
+    expect(table.get(1)).toBe(-1);
+    for (let i = 0; i < 4000; i++) table.set(100_001 + 2 * i, i);
+    expect(table.slots).toBe(1024);
+    expect(table.size).toBe(1 + 64 + 4000);
+    table.clear();
+    expect(table.slots).toBe(16);
+  });
 });

@@ -34,9 +34,15 @@ export function benchPath(file: string): string {
   return fileURLToPath(new URL(`../${file}`, import.meta.url).href);
 }
 
+/** What Node loads TypeScript with: see node_typescript.mjs (BENCH_NODE_LOADER=tsx for tsx). */
+function nodeLoader(): string {
+  if (process.env.BENCH_NODE_LOADER === "tsx") return "tsx";
+  return new URL("./node_typescript.mjs", import.meta.url).href;
+}
+
 /** The command line that runs `script` (a path) on this very runtime, with `flags` before it. */
 export function runtimeCommand(script: string, flags: string[]): { cmd: string; args: string[] } {
   if (runtime === "deno") return { cmd: g.Deno.execPath(), args: ["run", "-A", ...flags, script] };
   if (runtime === "bun") return { cmd: process.execPath, args: [...flags, script] };
-  return { cmd: process.execPath, args: ["--import", "tsx", ...flags, script] };
+  return { cmd: process.execPath, args: ["--import", nodeLoader(), ...flags, script] };
 }

@@ -2,8 +2,17 @@ import { HEADER_SIZE, type RequestId, writeHeader } from "./frame.ts";
 
 /** Payloads at least this big are written as their own chunk instead of copied. */
 const COPY_LIMIT = 16 * 1024;
-/** Size of each slab that small frames are encoded into. */
-const SLAB_SIZE = 64 * 1024;
+/**
+ * Slabs that small frames are encoded into are sized to the connection's traffic, between
+ * these: an idle connection (a server may hold tens of thousands) keeps a small one, a busy
+ * one gets few refills.
+ */
+const MIN_SLAB = 4 * 1024;
+const MAX_SLAB = 64 * 1024;
+/** A slab used up within this many flushes was small for the traffic: the next is twice its size. */
+const BUSY_FLUSHES = 8;
+/** One that lasted more than this many: the next is half. */
+const QUIET_FLUSHES = 64;
 /** Up to this many unflushed bytes move along when a slab fills, keeping the tick one write. */
 const MAX_CARRY = 256 * 1024;
 /** Flushes at the end of a microtask tick allowed per turn before frames are batched. */
@@ -28,7 +37,10 @@ const BATCH_BYTES = 64 * 1024;
 export class FrameWriter {
   #writer: WritableStreamDefaultWriter<Uint8Array>;
   #onError: (error: unknown) => void;
-  #slab = new Uint8Array(SLAB_SIZE);
+  /** Allocated on the first frame. */
+  #slab = EMPTY;
+  #slabSize = MIN_SLAB;
+  #flushesOnSlab = 0;
   /** Start of the bytes not yet handed to the stream. */
   #start = 0;
   /** End of the encoded bytes. */
@@ -228,6 +240,7 @@ export class FrameWriter {
     this.#pendingBytes = 0;
     if (this.#closed) return;
     this.#cut();
+    this.#flushesOnSlab++;
     const queued = this.#queued;
     if (queued.length === 0) return;
     this.#queued = [];
@@ -269,6 +282,15 @@ export class FrameWriter {
     this.#turnTimer = undefined;
   }
 
+  /** Sizes the next slab by how many flushes the one running out lasted. */
+  #resize(): void {
+    if (this.#slab.length > 0) {
+      if (this.#flushesOnSlab <= BUSY_FLUSHES) this.#slabSize = Math.min(MAX_SLAB, 2 * this.#slabSize);
+      else if (this.#flushesOnSlab > QUIET_FLUSHES) this.#slabSize = Math.max(MIN_SLAB, this.#slabSize / 2);
+    }
+    this.#flushesOnSlab = 0;
+  }
+
   /** Moves the slab's pending bytes to the queue, as a view (the slab is never rewritten there). */
   #cut(): void {
     if (this.#end > this.#start) {
@@ -279,17 +301,18 @@ export class FrameWriter {
 
   #reserve(bytes: number): void {
     if (this.#end + bytes <= this.#slab.length) return;
+    this.#resize();
     const pending = this.#slab.subarray(this.#start, this.#end);
     if (pending.length > MAX_CARRY) {
       // A big tick: a second write costs less than copying this much again.
       this.#cut();
-      this.#slab = new Uint8Array(Math.max(SLAB_SIZE, bytes));
+      this.#slab = new Uint8Array(Math.max(this.#slabSize, bytes));
       this.#start = this.#end = 0;
       return;
     }
     // Carry this tick's bytes into a slab twice their size, so the tick stays one write
     // and a run of refills copies each byte a bounded number of times.
-    this.#slab = new Uint8Array(Math.max(SLAB_SIZE, 2 * (pending.length + bytes)));
+    this.#slab = new Uint8Array(Math.max(this.#slabSize, 2 * (pending.length + bytes)));
     this.#slab.set(pending);
     this.#start = 0;
     this.#end = pending.length;
