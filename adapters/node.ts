@@ -1,18 +1,19 @@
 /**
  * Node adapter: weft over `node:net` sockets (also runs on Bun and Deno's Node layer).
  *
- * Hand-written Web Streams around the socket instead of `Duplex.toWeb`, which copies
- * every chunk. Reads pause the socket when the engine falls behind; writes wait for
- * `drain` when the kernel buffer is full.
+ * The socket goes to the engine as a `SocketTransport` (node_socket_transport.ts): a light
+ * reader and writer in one object, not Web Streams (`Duplex.toWeb` copies every chunk, and
+ * a Web Stream pair costs Node about 8 KiB per connection). Reads pause the socket when the
+ * engine falls behind; writes report backpressure while Node's buffer is over its mark.
  */
 import * as net from "node:net";
 import * as tls from "node:tls";
-import { Connection, type Server, type Transport } from "../mod.ts";
+import { Connection, type Server } from "../mod.ts";
+import { nodeSocketTransport } from "./node_socket_transport.ts";
 import {
   caList,
   type ConnectOptions,
   DEFAULT_HOSTNAME,
-  KEEPALIVE_IDLE_MS,
   type ListenOptions,
   type TcpListener,
   withConnectTimeout,
@@ -23,101 +24,7 @@ import { channelFactory, type CreateChannelOptions } from "./channel.ts";
 import { connectWebSocket } from "./node_websocket_client.ts";
 export type { CreateChannelOptions } from "./channel.ts";
 export type { ConnectOptions, ListenOptions, TcpListener, TlsClientOptions, TlsServerOptions } from "./options.ts";
-
-/** Chunks the read side buffers before it pauses the socket. */
-const READ_HIGH_WATER_MARK = 16;
-
-/**
- * What `nodeSocketTransport` needs of a socket. A `net.Socket` (or a `tls.TLSSocket`) fits;
- * it is spelled out here so these declarations need no `@types/node`.
- */
-export interface NodeSocketLike {
-  readonly destroyed: boolean;
-  readonly remoteAddress?: string;
-  readonly remotePort?: number;
-  setNoDelay(noDelay?: boolean): unknown;
-  setKeepAlive?(enable?: boolean, initialDelay?: number): unknown;
-  // deno-lint-ignore no-explicit-any
-  on(event: string, listener: (...args: any[]) => void): unknown;
-  pause(): unknown;
-  resume(): unknown;
-  write(chunk: Uint8Array): boolean;
-  end(callback?: () => void): unknown;
-  destroy(): unknown;
-}
-
-/** Wraps a connected socket as the core's pair of Web Streams. */
-export function nodeSocketTransport(socket: NodeSocketLike): Transport {
-  socket.setNoDelay(true);
-  socket.setKeepAlive?.(true, KEEPALIVE_IDLE_MS);
-  let closed = false;
-  let drainWaiter: { resolve: () => void; reject: (error: unknown) => void } | null = null;
-  const failDrain = (error: unknown) => {
-    drainWaiter?.reject(error);
-    drainWaiter = null;
-  };
-  socket.on("drain", () => {
-    drainWaiter?.resolve();
-    drainWaiter = null;
-  });
-
-  const readable = new ReadableStream<Uint8Array>({
-    start(controller) {
-      socket.on("data", (chunk: Uint8Array) => {
-        // A plain Uint8Array view over the Buffer's memory: same bytes, no copy.
-        controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-        if ((controller.desiredSize ?? 1) <= 0) socket.pause();
-      });
-      socket.on("end", () => {
-        if (!closed) {
-          closed = true;
-          controller.close();
-        }
-      });
-      socket.on("error", (error: Error) => {
-        failDrain(error);
-        if (!closed) {
-          closed = true;
-          controller.error(error);
-        }
-      });
-      socket.on("close", () => {
-        failDrain(new Error("socket closed"));
-        if (!closed) {
-          closed = true;
-          controller.close();
-        }
-      });
-    },
-    pull() {
-      socket.resume();
-    },
-    cancel() {
-      closed = true;
-      socket.destroy();
-    },
-  }, { highWaterMark: READ_HIGH_WATER_MARK });
-
-  const writable = new WritableStream<Uint8Array>({
-    write(chunk) {
-      if (socket.destroyed) throw new Error("socket closed");
-      if (socket.write(chunk)) return;
-      return new Promise<void>((resolve, reject) => (drainWaiter = { resolve, reject }));
-    },
-    close() {
-      return new Promise<void>((resolve) => {
-        if (socket.destroyed) return resolve();
-        socket.end(() => resolve());
-      });
-    },
-    abort() {
-      socket.destroy();
-    },
-  });
-
-  const remoteAddress = socket.remoteAddress === undefined ? undefined : `${socket.remoteAddress}:${socket.remotePort}`;
-  return { readable, writable, remoteAddress };
-}
+export { nodeSocketTransport, type NodeSocketLike, SocketTransport } from "./node_socket_transport.ts";
 
 /** Accepts TCP connections for `server`. */
 export function listen(server: Server, options: ListenOptions = {}): Promise<TcpListener> {

@@ -387,7 +387,7 @@ describe("rate per connection", () => {
   }, 20_000);
 
   test("rates must be positive", () => {
-    expect(() => new Server({ maxBytesPerSecond: 0 }).accept({ readable: new ReadableStream(), writable: new WritableStream() })).toThrow(TypeError);
+    expect(() => new Server({ maxBytesPerSecond: 0 }).accept({ readable: new ReadableStream<Uint8Array>(), writable: new WritableStream<Uint8Array>() })).toThrow(TypeError);
   });
 });
 

@@ -1,6 +1,7 @@
 /**
  * common: what every layer may use, and what imports nothing of weft's: errors and their
- * codes (`RpcError`, `ProtocolError`, reset reasons), Web Streams helpers, timers for
+ * codes (`RpcError`, `ProtocolError`, reset reasons), Web Streams helpers and the byte-stream
+ * shapes a transport hands over, timers for
  * user-given durations, and the slab small payloads are carved from.
  *
  * @module
@@ -16,4 +17,5 @@ export {
   type RpcErrorOptions,
 } from "./errors.ts";
 export { TokenBucket } from "./token_bucket.ts";
+export type { ByteReader, ByteReadResult, ByteSink, ByteSource, ByteWriter } from "./byte_streams.ts";
 export { collectBytes, concatBytes, iterateReadable, toAsyncIterator } from "./streams.ts";

@@ -38,7 +38,7 @@ import type { CloseOptions, ConnectionOptions, Role } from "./options.ts";
 import type { Response } from "./response.ts";
 import { Sender } from "./sender.ts";
 import { Serving } from "./serving.ts";
-import type { Transport } from "./transport.ts";
+import type { ByteReader, Transport } from "./transport.ts";
 
 export type { CloseOptions, ConnectionOptions, Role } from "./options.ts";
 
@@ -77,7 +77,7 @@ class ConnectionEngine implements ConnectionShape {
   readonly #dispatcher: Dispatcher;
   readonly #onError: ConnectionOptions["onError"];
   readonly #hooks: Hooks | undefined;
-  #reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
+  #reader: ByteReader | null = null;
   /** Server: when to stop reading for a while (read_pacing.ts); null on a client. */
   #pacing: ReadPacing | null = null;
   #resolveClosed!: (error: Error | undefined) => void;

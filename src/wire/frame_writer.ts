@@ -1,3 +1,4 @@
+import type { ByteSink, ByteWriter } from "../common/byte_streams.ts";
 import { HEADER_SIZE, type RequestId, writeHeader } from "./frame.ts";
 
 /** Payloads at least this big are written as their own chunk instead of copied. */
@@ -35,7 +36,7 @@ const BATCH_BYTES = 64 * 1024;
  * connection reads a chunk) allows quick flushes again.
  */
 export class FrameWriter {
-  #writer: WritableStreamDefaultWriter<Uint8Array>;
+  #writer: ByteWriter;
   #onError: (error: unknown) => void;
   /** Allocated on the first frame. */
   #slab = EMPTY;
@@ -78,7 +79,7 @@ export class FrameWriter {
     if (this.#batching) this.flush();
   };
 
-  constructor(writable: WritableStream<Uint8Array>, onError: (error: unknown) => void) {
+  constructor(writable: ByteSink, onError: (error: unknown) => void) {
     this.#writer = writable.getWriter();
     this.#onError = onError;
   }

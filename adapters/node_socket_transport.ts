@@ -1,0 +1,173 @@
+/**
+ * A `node:net` socket as the core's Transport, without Web Streams.
+ *
+ * The engine takes one reader and one writer of a transport (src/common/byte_streams.ts).
+ * Node's Web Streams, with a reader, a writer and a pending read, weigh about 8 KiB per
+ * connection and allocate several promises per chunk; this object is both sides at once,
+ * and its only per-chunk cost is the promise the engine awaits. Reads pause the socket when
+ * the engine falls behind; writes report backpressure while Node's buffer is over its mark.
+ */
+import type { ByteReader, ByteReadResult, ByteWriter, Transport } from "../mod.ts";
+import { KEEPALIVE_IDLE_MS } from "./options.ts";
+
+/** What `SocketTransport` needs of a socket: a `net.Socket` or `tls.TLSSocket` fits. */
+export interface NodeSocketLike {
+  readonly destroyed: boolean;
+  readonly remoteAddress?: string;
+  readonly remotePort?: number;
+  setNoDelay(noDelay?: boolean): unknown;
+  setKeepAlive?(enable?: boolean, initialDelay?: number): unknown;
+  // deno-lint-ignore no-explicit-any
+  on(event: string, listener: (...args: any[]) => void): unknown;
+  pause(): unknown;
+  resume(): unknown;
+  write(chunk: Uint8Array): boolean;
+  end(callback?: () => void): unknown;
+  destroy(): unknown;
+}
+
+/** Chunks buffered before the socket is paused. */
+const READ_HIGH_WATER_MARK = 16;
+const RESOLVED: Promise<void> = Promise.resolve();
+const DONE: Promise<ByteReadResult> = Promise.resolve({ done: true, value: undefined });
+
+interface Waiter<T> {
+  resolve(value: T): void;
+  reject(error: unknown): void;
+}
+
+/** Both sides of one socket: its reader (readable.getReader()) and its writer (writable.getWriter()). */
+export class SocketTransport implements Transport, ByteReader, ByteWriter {
+  readonly readable: { getReader(): ByteReader };
+  readonly writable: { getWriter(): ByteWriter };
+  readonly remoteAddress?: string;
+  readonly #socket: NodeSocketLike;
+  /** Chunks not read yet, from #head on. */
+  #chunks: Uint8Array[] = [];
+  #head = 0;
+  #paused = false;
+  #reading: Waiter<ByteReadResult> | null = null;
+  /** Set once: the peer closed (null) or the socket failed (the error). */
+  #ended = false;
+  #error: unknown = undefined;
+  /** While Node's buffer is over its mark: what waits for 'drain'. */
+  #drain: Promise<void> | null = null;
+  #drained: Waiter<void> | null = null;
+
+  constructor(socket: NodeSocketLike) {
+    this.#socket = socket;
+    this.readable = { getReader: () => this };
+    this.writable = { getWriter: () => this };
+    this.remoteAddress = socket.remoteAddress === undefined ? undefined : `${socket.remoteAddress}:${socket.remotePort}`;
+    socket.on("data", (chunk: Uint8Array) => this.#onData(chunk));
+    socket.on("end", () => this.#end(undefined));
+    socket.on("close", () => this.#end(undefined));
+    socket.on("error", (error: Error) => this.#end(error));
+    socket.on("drain", () => this.#onDrain(null));
+  }
+
+  // ---- reading ---------------------------------------------------------------------
+
+  #onData(chunk: Uint8Array): void {
+    // A plain Uint8Array view over the Buffer's memory: same bytes, no copy.
+    const view = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const reading = this.#reading;
+    if (reading !== null) {
+      this.#reading = null;
+      return reading.resolve({ done: false, value: view });
+    }
+    this.#chunks.push(view);
+    if (this.#chunks.length - this.#head >= READ_HIGH_WATER_MARK && !this.#paused) {
+      this.#paused = true;
+      this.#socket.pause();
+    }
+  }
+
+  read(): Promise<ByteReadResult> {
+    if (this.#head < this.#chunks.length) {
+      const value = this.#chunks[this.#head++];
+      if (this.#head === this.#chunks.length) {
+        this.#chunks.length = 0;
+        this.#head = 0;
+        if (this.#paused && !this.#ended) {
+          this.#paused = false;
+          this.#socket.resume();
+        }
+      }
+      return Promise.resolve({ done: false, value });
+    }
+    if (this.#error !== undefined) return Promise.reject(this.#error);
+    if (this.#ended) return DONE;
+    return new Promise((resolve, reject) => (this.#reading = { resolve, reject }));
+  }
+
+  cancel(): Promise<void> {
+    this.#end(undefined);
+    this.#socket.destroy();
+    return RESOLVED;
+  }
+
+  /** The read side ends: the peer closed (error undefined) or the socket failed. */
+  #end(error: Error | undefined): void {
+    this.#onDrain(error ?? new Error("socket closed"));
+    if (this.#ended) return;
+    this.#ended = true;
+    // As a Web Stream errors: what was not read yet is dropped, the next read rejects.
+    if (error !== undefined) {
+      this.#error = error;
+      this.#chunks.length = this.#head = 0;
+    }
+    const reading = this.#reading;
+    this.#reading = null;
+    if (reading === null) return;
+    if (error !== undefined) reading.reject(error);
+    else reading.resolve({ done: true, value: undefined });
+  }
+
+  // ---- writing ---------------------------------------------------------------------
+
+  get desiredSize(): number {
+    return this.#drain === null ? 1 : 0;
+  }
+
+  get ready(): Promise<void> {
+    return this.#drain ?? RESOLVED;
+  }
+
+  write(chunk: Uint8Array): Promise<void> {
+    if (this.#socket.destroyed) return Promise.reject(new Error("socket closed"));
+    // Node takes the chunk whatever it answers; false means its buffer is over the mark.
+    // Writes settle in order: those made while it drains settle with the drain.
+    if (this.#socket.write(chunk) && this.#drain === null) return RESOLVED;
+    return this.#drain ??= new Promise<void>((resolve, reject) => (this.#drained = { resolve, reject }));
+  }
+
+  close(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      if (this.#socket.destroyed) return resolve();
+      this.#socket.end(() => resolve());
+    });
+  }
+
+  abort(): Promise<void> {
+    this.#socket.destroy();
+    this.#onDrain(new Error("socket closed"));
+    return RESOLVED;
+  }
+
+  /** Node's buffer drained (error null), or the socket went: what waited for it settles. */
+  #onDrain(error: Error | null): void {
+    const drained = this.#drained;
+    this.#drain = this.#drained = null;
+    if (drained === null) return;
+    if (error === null) drained.resolve();
+    else drained.reject(error);
+  }
+}
+
+/** Wraps a connected socket as the core's Transport (Nagle off, keepalive on). */
+export function nodeSocketTransport(socket: NodeSocketLike): Transport {
+  socket.setNoDelay(true);
+  socket.setKeepAlive?.(true, KEEPALIVE_IDLE_MS);
+  return new SocketTransport(socket);
+}
