@@ -1,14 +1,12 @@
 /**
  * Deno adapter: weft over `Deno.listen` / `Deno.connect` TCP connections.
  *
- * Reads go through `conn.read` into the free tail of a slab rather than `conn.readable`,
- * which allocates (and zero-fills) a fresh 64 KiB buffer for every read, however few bytes
- * arrived. Each chunk is a distinct region of a slab that is never rewritten, so payload
- * views into it stay valid; a new slab is allocated only when the free tail gets small.
- * Slabs are sized to the traffic (four times the last read, 4 to 64 KiB): a waiting read holds
- * its slab, and an idle connection should hold little. Nagle is turned off (Deno leaves it on).
+ * Each connection goes to the engine as a `ConnTransport` (deno_conn_transport.ts): reads
+ * into slabs sized to the traffic, writes one after another, no Web Streams. Nagle is
+ * turned off (Deno leaves it on).
  */
 import { Connection, type Server, type Transport } from "../mod.ts";
+import { ConnTransport } from "./deno_conn_transport.ts";
 import { denoApi, type DenoTcpConn, type DenoTcpListener } from "./deno_api.ts";
 import {
   caList,
@@ -25,73 +23,11 @@ import { connectWebSocket } from "./deno_websocket_client.ts";
 export type { CreateChannelOptions } from "./channel.ts";
 export type { ConnectOptions, ListenOptions, TcpListener, TlsClientOptions, TlsServerOptions } from "./options.ts";
 
-const MIN_SLAB = 4 * 1024;
-const MAX_SLAB = 64 * 1024;
-
-/** Wraps a Deno TCP connection as the core's transport. */
+/** Wraps a Deno TCP connection as the core's transport (Nagle off, keepalive on). */
 export function denoConnTransport(conn: DenoTcpConn): Transport {
   conn.setNoDelay?.(true);
   conn.setKeepAlive?.(true); // Deno takes no delay: the OS's default idle time applies
-  let slab = new Uint8Array(MIN_SLAB);
-  let used = 0;
-  let lastRead = 0;
-  let closed = false;
-  const close = () => {
-    if (closed) return;
-    closed = true;
-    try {
-      conn.close();
-    } catch {
-      // Already closed by the other half.
-    }
-  };
-
-  const readable = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      // Below an eighth of the slab free, the next read gets a new slab.
-      if (8 * (slab.length - used) < slab.length) {
-        slab = new Uint8Array(slabSizeAfter(lastRead));
-        used = 0;
-      }
-      let n: number | null;
-      try {
-        n = await conn.read(slab.subarray(used));
-      } catch (error) {
-        if (closed) return controller.close();
-        throw error;
-      }
-      if (n === null) return controller.close();
-      controller.enqueue(slab.subarray(used, used + n));
-      used += n;
-      lastRead = n;
-    },
-    cancel: close,
-  }, { highWaterMark: 0 });
-
-  const writable = new WritableStream<Uint8Array>({
-    async write(chunk) {
-      for (let at = 0; at < chunk.length;) at += await conn.write(chunk.subarray(at));
-    },
-    // A graceful end: FIN after everything written (conn.writable.close() would close both halves).
-    async close() {
-      try {
-        await conn.closeWrite();
-      } catch {
-        // Already closed.
-      }
-    },
-    abort: close,
-  });
-
-  const remote = conn.remoteAddr;
-  return { readable, writable, remoteAddress: `${remote.hostname}:${remote.port}` };
-}
-
-/** Four times the last read, as a power of two between MIN_SLAB and MAX_SLAB. */
-function slabSizeAfter(lastRead: number): number {
-  let size = MIN_SLAB;
-  while (size < 4 * lastRead && size < MAX_SLAB) size *= 2;
-  return size;
+  return new ConnTransport(conn);
 }
 
 /** Accepts TCP connections for `server`. */

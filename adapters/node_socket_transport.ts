@@ -7,7 +7,7 @@
  * and its only per-chunk cost is the promise the engine awaits. Reads pause the socket when
  * the engine falls behind; writes report backpressure while Node's buffer is over its mark.
  */
-import type { ByteReader, ByteReadResult, ByteWriter, Transport } from "../mod.ts";
+import type { ByteReader, ByteReadResult, ByteSink, ByteSource, ByteWriter, Transport } from "../mod.ts";
 import { KEEPALIVE_IDLE_MS } from "./options.ts";
 
 /** What `SocketTransport` needs of a socket: a `net.Socket` or `tls.TLSSocket` fits. */
@@ -36,10 +36,10 @@ interface Waiter<T> {
   reject(error: unknown): void;
 }
 
-/** Both sides of one socket: its reader (readable.getReader()) and its writer (writable.getWriter()). */
-export class SocketTransport implements Transport, ByteReader, ByteWriter {
-  readonly readable: { getReader(): ByteReader };
-  readonly writable: { getWriter(): ByteWriter };
+/** Both sides of one socket: the transport, its streams, its reader and its writer. */
+export class SocketTransport implements Transport, ByteSource, ByteSink, ByteReader, ByteWriter {
+  readonly readable: ByteSource = this;
+  readonly writable: ByteSink = this;
   readonly remoteAddress?: string;
   readonly #socket: NodeSocketLike;
   /** Chunks not read yet, from #head on. */
@@ -56,14 +56,20 @@ export class SocketTransport implements Transport, ByteReader, ByteWriter {
 
   constructor(socket: NodeSocketLike) {
     this.#socket = socket;
-    this.readable = { getReader: () => this };
-    this.writable = { getWriter: () => this };
     this.remoteAddress = socket.remoteAddress === undefined ? undefined : `${socket.remoteAddress}:${socket.remotePort}`;
     socket.on("data", (chunk: Uint8Array) => this.#onData(chunk));
     socket.on("end", () => this.#end(undefined));
     socket.on("close", () => this.#end(undefined));
     socket.on("error", (error: Error) => this.#end(error));
     socket.on("drain", () => this.#onDrain(null));
+  }
+
+  getReader(): ByteReader {
+    return this;
+  }
+
+  getWriter(): ByteWriter {
+    return this;
   }
 
   // ---- reading ---------------------------------------------------------------------
