@@ -1,18 +1,17 @@
 /**
  * Bun adapter: weft over `Bun.listen` / `Bun.connect` sockets.
  *
- * Bun hands socket events to shared handlers, so each socket carries its own small
- * state (in `socket.data`) that feeds a ReadableStream and drains a WritableStream.
- * Bun's write() may take only part of a buffer and does not queue the rest: the tail is
- * re-sent on `drain`, and the writable's promise waits for it (that is the backpressure).
+ * Bun hands socket events to shared handlers, so each socket carries its own state (in
+ * `socket.data`): a `BunSocketTransport` (bun_socket_transport.ts), which the engine also
+ * takes as its reader and writer, with no Web Streams in between.
  */
-import { Connection, RpcError, type Server, type Transport } from "../mod.ts";
+import { Connection, type Server, type Transport } from "../mod.ts";
+import { BunSocketTransport } from "./bun_socket_transport.ts";
 import { bunApi, type BunSocket, type BunSocketHandler, type BunTlsOptions } from "./bun_api.ts";
 import {
   caList,
   type ConnectOptions,
   DEFAULT_HOSTNAME,
-  KEEPALIVE_IDLE_MS,
   type ListenOptions,
   type TcpListener,
   withConnectTimeout,
@@ -24,88 +23,6 @@ import { connectWebSocket } from "./bun_websocket_client.ts";
 export type { CreateChannelOptions } from "./channel.ts";
 export type { ConnectOptions, ListenOptions, TcpListener, TlsClientOptions, TlsServerOptions } from "./options.ts";
 
-/** Chunks the read side buffers before it pauses the socket. */
-const READ_HIGH_WATER_MARK = 16;
-
-/** Per-socket state behind the transport's two streams. */
-class BunSocketState {
-  readonly transport: Transport;
-  #socket: BunSocket<BunSocketState>;
-  #reads!: ReadableStreamDefaultController<Uint8Array>;
-  #readsClosed = false;
-  /** Bytes Bun did not take yet, and the write waiting on them. */
-  #tail: Uint8Array | null = null;
-  #tailDone: { resolve: () => void; reject: (error: unknown) => void } | null = null;
-  #ended = false;
-
-  constructor(socket: BunSocket<BunSocketState>) {
-    this.#socket = socket;
-    socket.setNoDelay(true);
-    socket.setKeepAlive?.(true, KEEPALIVE_IDLE_MS);
-    const readable = new ReadableStream<Uint8Array>({
-      start: (controller) => {
-        this.#reads = controller;
-      },
-      pull: () => socket.resume(),
-      cancel: () => this.#terminate(),
-    }, { highWaterMark: READ_HIGH_WATER_MARK });
-    const writable = new WritableStream<Uint8Array>({
-      write: (chunk) => this.#write(chunk),
-      close: () => {
-        this.#ended = true;
-        socket.end();
-      },
-      abort: () => this.#terminate(),
-    });
-    this.transport = { readable, writable, remoteAddress: `${socket.remoteAddress}:${socket.remotePort}` };
-  }
-
-  onData(data: Uint8Array): void {
-    if (this.#readsClosed) return;
-    this.#reads.enqueue(data);
-    if ((this.#reads.desiredSize ?? 1) <= 0) this.#socket.pause();
-  }
-
-  onDrain(): void {
-    const tail = this.#tail;
-    if (tail === null) return;
-    const written = this.#socket.write(tail, 0, tail.length);
-    if (written < 0) return this.onClose(new Error("socket closed"));
-    if (written < tail.length) {
-      this.#tail = tail.subarray(written);
-      return;
-    }
-    this.#tail = null;
-    const done = this.#tailDone;
-    this.#tailDone = null;
-    done?.resolve();
-  }
-
-  onClose(error?: Error): void {
-    const done = this.#tailDone;
-    this.#tail = this.#tailDone = null;
-    done?.reject(error ?? new Error("socket closed"));
-    if (this.#readsClosed) return;
-    this.#readsClosed = true;
-    if (error) this.#reads.error(error);
-    else this.#reads.close();
-  }
-
-  #write(chunk: Uint8Array): Promise<void> | void {
-    if (this.#ended) throw new RpcError("unavailable", "socket closed");
-    const written = this.#socket.write(chunk, 0, chunk.length);
-    if (written < 0) throw new RpcError("unavailable", "socket closed");
-    if (written === chunk.length) return;
-    this.#tail = chunk.subarray(written);
-    return new Promise((resolve, reject) => (this.#tailDone = { resolve, reject }));
-  }
-
-  #terminate(): void {
-    this.#ended = true;
-    this.#socket.terminate();
-  }
-}
-
 /** The handlers every weft socket on Bun shares. */
 /** What a TLS client's connect waits on: the handshake, which Bun reports after `open`. */
 interface Handshake {
@@ -113,7 +30,7 @@ interface Handshake {
   reject(error: Error): void;
 }
 
-function socketHandlers(onOpen: (state: BunSocketState) => void, handshake?: Handshake): BunSocketHandler<BunSocketState> {
+function socketHandlers(onOpen: (state: BunSocketTransport) => void, handshake?: Handshake): BunSocketHandler<BunSocketTransport> {
   return {
     handshake(socket, success, error) {
       if (success) return handshake?.resolve();
@@ -123,7 +40,7 @@ function socketHandlers(onOpen: (state: BunSocketState) => void, handshake?: Han
     },
     binaryType: "uint8array",
     open(socket) {
-      socket.data = new BunSocketState(socket);
+      socket.data = new BunSocketTransport(socket);
       onOpen(socket.data);
     },
     data(socket, data) {
@@ -149,7 +66,7 @@ export function listen(server: Server, options: ListenOptions = {}): Promise<Tcp
   const hostname = options.hostname ?? DEFAULT_HOSTNAME;
   let bunListener;
   try {
-    bunListener = bunApi().listen<BunSocketState>({
+    bunListener = bunApi().listen<BunSocketTransport>({
       hostname,
       port: options.port ?? 0,
       tls: options.tls ? { cert: options.tls.cert, key: options.tls.key } : undefined,
@@ -177,7 +94,7 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
   const secure = options.tls;
   let handshake: Handshake | undefined;
   const handshook = secure ? new Promise<void>((resolve, reject) => (handshake = { resolve, reject })) : null;
-  const attempt = bunApi().connect<BunSocketState>({
+  const attempt = bunApi().connect<BunSocketTransport>({
     hostname: options.hostname ?? DEFAULT_HOSTNAME,
     port: options.port,
     tls: secure ? bunTls(secure) : undefined,
