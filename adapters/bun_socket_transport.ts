@@ -7,14 +7,22 @@
  * a buffer and does not queue the rest: the rest, and the writes behind it, wait for
  * `drain`, and those writes' promises with them (that is the backpressure).
  */
-import { type ByteReader, type ByteReadResult, type ByteSink, type ByteSource, type ByteWriter, RpcError, type Transport } from "../mod.ts";
+import {
+  type ByteReader,
+  type ByteReadResult,
+  type ByteSink,
+  type ByteSource,
+  type ByteWriter,
+  ChunkQueue,
+  RpcError,
+  type Transport,
+} from "../mod.ts";
 import type { BunSocket } from "./bun_api.ts";
 import { KEEPALIVE_IDLE_MS } from "./options.ts";
 
 /** Chunks buffered before the socket is paused. */
 const READ_HIGH_WATER_MARK = 16;
 const RESOLVED: Promise<void> = Promise.resolve();
-const END: ByteReadResult = { done: true, value: undefined };
 
 interface Waiter<T> {
   resolve(value: T): void;
@@ -32,13 +40,8 @@ export class BunSocketTransport implements Transport, ByteSource, ByteSink, Byte
   readonly writable: ByteSink = this;
   readonly remoteAddress: string;
   readonly #socket: BunSocket<BunSocketTransport>;
-  /** Chunks not read yet, from #head on. */
-  #chunks: Uint8Array[] = [];
-  #head = 0;
-  #paused = false;
-  #reading: Waiter<ByteReadResult> | null = null;
-  #readsEnded = false;
-  #error: unknown = undefined;
+  readonly #reads = new ChunkQueue();
+  readonly #resume = () => this.#socket.resume();
   /** Writes waiting for `drain`, oldest first; null while Bun takes everything. */
   #blocked: Blocked[] | null = null;
   /** Who waits for the writes to be taken (ready, close). */
@@ -68,16 +71,9 @@ export class BunSocketTransport implements Transport, ByteSource, ByteSink, Byte
   // ---- socket events (bun.ts's handlers) -------------------------------------------
 
   onData(data: Uint8Array): void {
-    if (this.#readsEnded) return;
-    const reading = this.#reading;
-    if (reading !== null) {
-      this.#reading = null;
-      return reading.resolve({ done: false, value: data });
-    }
-    this.#chunks.push(data);
-    if (this.#chunks.length - this.#head >= READ_HIGH_WATER_MARK && !this.#paused) {
-      this.#paused = true;
+    if (this.#reads.push(data) === READ_HIGH_WATER_MARK) {
       this.#socket.pause();
+      this.#reads.pauseUntilEmpty(this.#resume);
     }
   }
 
@@ -105,38 +101,14 @@ export class BunSocketTransport implements Transport, ByteSource, ByteSink, Byte
     this.#blocked = null;
     if (blocked !== null) for (const write of blocked) write.reject(error ?? new Error("socket closed"));
     this.#wakeUnblocked();
-    if (this.#readsEnded) return;
-    this.#readsEnded = true;
-    // As a Web Stream errors: what was not read yet is dropped, the next read rejects.
-    if (error !== undefined) {
-      this.#error = error;
-      this.#chunks.length = this.#head = 0;
-    }
-    const reading = this.#reading;
-    this.#reading = null;
-    if (reading === null) return;
-    if (error !== undefined) reading.reject(error);
-    else reading.resolve(END);
+    if (error === undefined) this.#reads.end();
+    else this.#reads.fail(error);
   }
 
   // ---- reading ---------------------------------------------------------------------
 
   read(): Promise<ByteReadResult> {
-    if (this.#head < this.#chunks.length) {
-      const value = this.#chunks[this.#head++];
-      if (this.#head === this.#chunks.length) {
-        this.#chunks.length = 0;
-        this.#head = 0;
-        if (this.#paused && !this.#readsEnded) {
-          this.#paused = false;
-          this.#socket.resume();
-        }
-      }
-      return Promise.resolve({ done: false, value });
-    }
-    if (this.#error !== undefined) return Promise.reject(this.#error);
-    if (this.#readsEnded) return Promise.resolve(END);
-    return new Promise((resolve, reject) => (this.#reading = { resolve, reject }));
+    return this.#reads.read();
   }
 
   cancel(): Promise<void> {

@@ -7,7 +7,7 @@
  * and its only per-chunk cost is the promise the engine awaits. Reads pause the socket when
  * the engine falls behind; writes report backpressure while Node's buffer is over its mark.
  */
-import type { ByteReader, ByteReadResult, ByteSink, ByteSource, ByteWriter, Transport } from "../mod.ts";
+import { type ByteReader, type ByteReadResult, type ByteSink, type ByteSource, type ByteWriter, ChunkQueue, type Transport } from "../mod.ts";
 import { KEEPALIVE_IDLE_MS } from "./options.ts";
 
 /** What `SocketTransport` needs of a socket: a `net.Socket` or `tls.TLSSocket` fits. */
@@ -29,7 +29,6 @@ export interface NodeSocketLike {
 /** Chunks buffered before the socket is paused. */
 const READ_HIGH_WATER_MARK = 16;
 const RESOLVED: Promise<void> = Promise.resolve();
-const DONE: Promise<ByteReadResult> = Promise.resolve({ done: true, value: undefined });
 
 interface Waiter<T> {
   resolve(value: T): void;
@@ -42,14 +41,8 @@ export class SocketTransport implements Transport, ByteSource, ByteSink, ByteRea
   readonly writable: ByteSink = this;
   readonly remoteAddress?: string;
   readonly #socket: NodeSocketLike;
-  /** Chunks not read yet, from #head on. */
-  #chunks: Uint8Array[] = [];
-  #head = 0;
-  #paused = false;
-  #reading: Waiter<ByteReadResult> | null = null;
-  /** Set once: the peer closed (null) or the socket failed (the error). */
-  #ended = false;
-  #error: unknown = undefined;
+  readonly #reads = new ChunkQueue();
+  readonly #resume = () => this.#socket.resume();
   /** While Node's buffer is over its mark: what waits for 'drain'. */
   #drain: Promise<void> | null = null;
   #drained: Waiter<void> | null = null;
@@ -76,35 +69,15 @@ export class SocketTransport implements Transport, ByteSource, ByteSink, ByteRea
 
   #onData(chunk: Uint8Array): void {
     // A plain Uint8Array view over the Buffer's memory: same bytes, no copy.
-    const view = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    const reading = this.#reading;
-    if (reading !== null) {
-      this.#reading = null;
-      return reading.resolve({ done: false, value: view });
-    }
-    this.#chunks.push(view);
-    if (this.#chunks.length - this.#head >= READ_HIGH_WATER_MARK && !this.#paused) {
-      this.#paused = true;
+    const waiting = this.#reads.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    if (waiting === READ_HIGH_WATER_MARK) {
       this.#socket.pause();
+      this.#reads.pauseUntilEmpty(this.#resume);
     }
   }
 
   read(): Promise<ByteReadResult> {
-    if (this.#head < this.#chunks.length) {
-      const value = this.#chunks[this.#head++];
-      if (this.#head === this.#chunks.length) {
-        this.#chunks.length = 0;
-        this.#head = 0;
-        if (this.#paused && !this.#ended) {
-          this.#paused = false;
-          this.#socket.resume();
-        }
-      }
-      return Promise.resolve({ done: false, value });
-    }
-    if (this.#error !== undefined) return Promise.reject(this.#error);
-    if (this.#ended) return DONE;
-    return new Promise((resolve, reject) => (this.#reading = { resolve, reject }));
+    return this.#reads.read();
   }
 
   cancel(): Promise<void> {
@@ -116,18 +89,8 @@ export class SocketTransport implements Transport, ByteSource, ByteSink, ByteRea
   /** The read side ends: the peer closed (error undefined) or the socket failed. */
   #end(error: Error | undefined): void {
     this.#onDrain(error ?? new Error("socket closed"));
-    if (this.#ended) return;
-    this.#ended = true;
-    // As a Web Stream errors: what was not read yet is dropped, the next read rejects.
-    if (error !== undefined) {
-      this.#error = error;
-      this.#chunks.length = this.#head = 0;
-    }
-    const reading = this.#reading;
-    this.#reading = null;
-    if (reading === null) return;
-    if (error !== undefined) reading.reject(error);
-    else reading.resolve({ done: true, value: undefined });
+    if (error === undefined) this.#reads.end();
+    else this.#reads.fail(error);
   }
 
   // ---- writing ---------------------------------------------------------------------

@@ -18,4 +18,5 @@ export {
 } from "./errors.ts";
 export { TokenBucket } from "./token_bucket.ts";
 export type { ByteReader, ByteReadResult, ByteSink, ByteSource, ByteWriter } from "./byte_streams.ts";
+export { ChunkQueue } from "./chunk_queue.ts";
 export { collectBytes, concatBytes, iterateReadable, toAsyncIterator } from "./streams.ts";

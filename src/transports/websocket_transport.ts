@@ -6,6 +6,8 @@
  * This file knows nothing of any runtime: a WebSocket is reached through `MessageSocket`,
  * which the client (a Web-standard WebSocket) and each server integration provide.
  */
+import type { ByteReader, ByteReadResult, ByteSink, ByteSource, ByteWriter } from "../common/byte_streams.ts";
+import { ChunkQueue } from "../common/chunk_queue.ts";
 import { ProtocolError, RpcError } from "../common/errors.ts";
 import { FrameSplitter } from "../wire/frame_splitter.ts";
 import type { Transport } from "../engine/transport.ts";
@@ -46,6 +48,7 @@ const MAX_DRAIN_POLL_MS = 16;
 /** Messages of one tick are joined into one chunk up to this many bytes in all (a copy). */
 const MAX_COALESCED_BYTES = 64 * 1024;
 const EMPTY = new Uint8Array(0);
+const RESOLVED: Promise<void> = Promise.resolve();
 /** The longest a graceful close waits for the peer to answer its close frame. */
 const CLOSE_WAIT_MS = 1000;
 
@@ -58,10 +61,11 @@ export const TEXT_MESSAGE_REASON = "weft: text messages are not supported, send 
 /**
  * A WebSocket as the core's Transport. Its owner feeds it the socket's events
  * (`receive`, `closed`, `failed`, and `drained` where the socket has a drain event).
+ * It is also the engine's reader and writer (common/byte_streams.ts): no Web Streams.
  */
-export class WebSocketTransport implements Transport {
-  readonly readable: ReadableStream<Uint8Array>;
-  readonly writable: WritableStream<Uint8Array>;
+export class WebSocketTransport implements Transport, ByteSource, ByteSink, ByteReader, ByteWriter {
+  readonly readable: ByteSource = this;
+  readonly writable: ByteSink = this;
   readonly remoteAddress?: string;
   readonly #socket: MessageSocket;
   readonly #highWaterMark: number;
@@ -72,8 +76,7 @@ export class WebSocketTransport implements Transport {
   /** The chunk `#pushChunk` sends: one bound function for every corked write, not a closure each. */
   #chunk: Uint8Array = EMPTY;
   readonly #pushChunk = () => this.#splitter.push(this.#chunk);
-  #reads!: ReadableStreamDefaultController<Uint8Array>;
-  #readsDone = false;
+  readonly #reads = new ChunkQueue();
   #closed = false;
   /** Messages that arrived behind a Blob still being read, to keep their order. */
   #blobs: Promise<void> | null = null;
@@ -81,7 +84,9 @@ export class WebSocketTransport implements Transport {
   #inbox: Uint8Array[] = [];
   #inboxBytes = 0;
   readonly #deliver = () => this.#flushInbox();
-  #drain: { resolve: () => void; reject: (error: unknown) => void } | null = null;
+  /** While the socket holds more than the high-water mark: what waits for it to drain. */
+  #drain: Promise<void> | null = null;
+  #drained: { resolve: () => void; reject: (error: unknown) => void } | null = null;
   /** Told when the socket's close event comes (a graceful close waits for it). */
   #closeSeen: (() => void) | null = null;
   #drainTimer: ReturnType<typeof setTimeout> | undefined;
@@ -91,28 +96,50 @@ export class WebSocketTransport implements Transport {
     this.#highWaterMark = options.highWaterMark ?? DEFAULT_WEBSOCKET_HIGH_WATER_MARK;
     this.remoteAddress = options.remoteAddress;
     this.#splitter = new FrameSplitter(this.#sendFrame, Number.MAX_SAFE_INTEGER);
-    this.readable = new ReadableStream<Uint8Array>({
-      start: (controller) => {
-        this.#reads = controller;
-      },
-      cancel: () => {
-        this.#readsDone = true;
-        this.#close(CloseCodes.normal, "");
-      },
-    });
-    this.writable = new WritableStream<Uint8Array>({
-      write: (chunk) => this.#write(chunk),
-      close: () => this.#closeAndWait(),
-      abort: (reason) => {
-        const code = reason instanceof ProtocolError ? CloseCodes.protocolError : CloseCodes.internalError;
-        this.#close(code, reason instanceof Error ? reason.message : "");
-      },
-    });
+  }
+
+  getReader(): ByteReader {
+    return this;
+  }
+
+  getWriter(): ByteWriter {
+    return this;
+  }
+
+  read(): Promise<ByteReadResult> {
+    return this.#reads.read();
+  }
+
+  cancel(): Promise<void> {
+    this.#reads.end();
+    this.#close(CloseCodes.normal, "");
+    return RESOLVED;
+  }
+
+  /** As a Web Stream's writer with a high-water mark of one write. */
+  get desiredSize(): number {
+    return this.#drain === null ? 1 : 0;
+  }
+
+  get ready(): Promise<void> {
+    return this.#drain ?? RESOLVED;
+  }
+
+  /** The close frame after everything written; resolves when the peer answers it (see #closeAndWait). */
+  async close(): Promise<void> {
+    if (this.#drain !== null) await this.#drain.catch(() => {});
+    await this.#closeAndWait();
+  }
+
+  abort(reason?: unknown): Promise<void> {
+    const code = reason instanceof ProtocolError ? CloseCodes.protocolError : CloseCodes.internalError;
+    this.#close(code, reason instanceof Error ? reason.message : "");
+    return RESOLVED;
   }
 
   /** A message arrived: binary data in any of the shapes runtimes deliver, or text. */
   receive(data: unknown): void {
-    if (this.#readsDone) return;
+    if (this.#reads.ended) return;
     if (this.#blobs !== null || isBlob(data)) {
       const previous = this.#blobs ?? Promise.resolve();
       const next: Promise<void> = previous
@@ -133,11 +160,9 @@ export class WebSocketTransport implements Transport {
     this.#closeSeen?.();
     this.#failDrain(new RpcError("unavailable", "websocket closed"));
     this.#flushInbox(); // what arrived before the close is read before the end
-    if (this.#readsDone) return;
-    this.#readsDone = true;
-    if (CLEAN_CLOSE_CODES.has(code)) return this.#reads.close();
+    if (CLEAN_CLOSE_CODES.has(code)) return this.#reads.end();
     const why = reason ? `: ${reason}` : "";
-    this.#reads.error(new RpcError("unavailable", `websocket closed with code ${code}${why}`));
+    this.#reads.fail(new RpcError("unavailable", `websocket closed with code ${code}${why}`));
   }
 
   /** The socket failed (its error event). */
@@ -145,22 +170,20 @@ export class WebSocketTransport implements Transport {
     this.#flushInbox();
     this.#failDrain(error);
     this.#close(CloseCodes.internalError, "");
-    if (this.#readsDone) return;
-    this.#readsDone = true;
-    this.#reads.error(error instanceof Error ? error : new RpcError("unavailable", "websocket error"));
+    this.#reads.fail(error instanceof Error ? error : new RpcError("unavailable", "websocket error"));
   }
 
   /** The socket's buffer emptied (Bun's drain event); sockets without one are polled. */
   drained(): void {
     if (this.#drain === null || this.#socket.bufferedAmount() > this.#highWaterMark) return;
     clearTimeout(this.#drainTimer);
-    const drain = this.#drain;
-    this.#drain = null;
-    drain.resolve();
+    const drained = this.#drained!;
+    this.#drain = this.#drained = null;
+    drained.resolve();
   }
 
   #accept(data: unknown): void {
-    if (this.#readsDone) return;
+    if (this.#reads.ended) return;
     if (typeof data === "string") {
       this.#refuse(TEXT_MESSAGE_REASON, "a text message arrived; the bridge carries binary messages only");
       return;
@@ -185,10 +208,12 @@ export class WebSocketTransport implements Transport {
     const size = this.#inboxBytes;
     this.#inbox = [];
     this.#inboxBytes = 0;
-    if (this.#readsDone) return;
-    if (inbox.length === 1) return this.#reads.enqueue(inbox[0]);
+    if (inbox.length === 1) {
+      this.#reads.push(inbox[0]);
+      return;
+    }
     if (size > MAX_COALESCED_BYTES) {
-      for (const bytes of inbox) this.#reads.enqueue(bytes);
+      for (const bytes of inbox) this.#reads.push(bytes);
       return;
     }
     const joined = new Uint8Array(size);
@@ -197,30 +222,38 @@ export class WebSocketTransport implements Transport {
       joined.set(bytes, at);
       at += bytes.length;
     }
-    this.#reads.enqueue(joined);
+    this.#reads.push(joined);
   }
 
   /** Fails the read side first (the engine reports why), then closes with 1003. */
   #refuse(reason: string, message: string): void {
     this.#flushInbox();
-    this.#readsDone = true;
-    this.#reads.error(new ProtocolError(message));
+    this.#reads.fail(new ProtocolError(message));
     this.#close(CloseCodes.unsupportedData, reason);
   }
 
-  #write(chunk: Uint8Array): Promise<void> | void {
-    if (this.#closed) throw new RpcError("unavailable", "websocket closed");
-    if (this.#socket.cork === undefined) this.#splitter.push(chunk);
-    else {
-      this.#chunk = chunk;
-      this.#socket.cork(this.#pushChunk);
+  /**
+   * Sends the chunk's frames at once (a WebSocket buffers whatever it is given); settles when
+   * the socket holds at most the high-water mark, so writes made meanwhile settle together.
+   */
+  write(chunk: Uint8Array): Promise<void> {
+    if (this.#closed) return Promise.reject(new RpcError("unavailable", "websocket closed"));
+    try {
+      if (this.#socket.cork === undefined) this.#splitter.push(chunk);
+      else {
+        this.#chunk = chunk;
+        this.#socket.cork(this.#pushChunk);
+      }
+    } catch (error) {
+      return Promise.reject(error);
+    } finally {
       this.#chunk = EMPTY; // hold no payload past its write
     }
-    if (this.#socket.bufferedAmount() <= this.#highWaterMark) return;
-    return new Promise<void>((resolve, reject) => {
-      this.#drain = { resolve, reject };
-      this.#pollDrain(1);
-    });
+    if (this.#drain !== null) return this.#drain;
+    if (this.#socket.bufferedAmount() <= this.#highWaterMark) return RESOLVED;
+    this.#drain = new Promise<void>((resolve, reject) => (this.#drained = { resolve, reject }));
+    this.#pollDrain(1);
+    return this.#drain;
   }
 
   /** Checks the socket's buffer after `ms`, backing off while it stays full. */
@@ -234,9 +267,9 @@ export class WebSocketTransport implements Transport {
 
   #failDrain(error: unknown): void {
     clearTimeout(this.#drainTimer);
-    const drain = this.#drain;
-    this.#drain = null;
-    drain?.reject(error);
+    const drained = this.#drained;
+    this.#drain = this.#drained = null;
+    drained?.reject(error);
   }
 
   /**
