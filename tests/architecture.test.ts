@@ -68,6 +68,7 @@ const MAY_IMPORT: Record<string, string[]> = {
   common: [],
   wire: ["common"],
   codec: ["common"],
+  cluster: ["common"],
   engine: ["wire", "common"],
   transports: ["engine", "wire", "common"],
   client: ["engine", "wire", "common"],
