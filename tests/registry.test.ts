@@ -154,3 +154,32 @@ for (const kit of kits) {
     });
   });
 }
+
+describe("registry: redis, when Redis restarts", () => {
+  test("listing fails with unavailable while it is down; the registration comes back by its next renewal, and a watch sees it again", async () => {
+    const kit = kits[1];
+    const registry = await made(kit);
+    await registry.register(instance("phoenix"), { ttlMs: 600 });
+    const sets = watching(registry);
+    expect(ids((await watchUntil(sets, () => true))[0])).toEqual(["phoenix"]);
+
+    await redis!.stop();
+    const refused = await registry.list("api").catch((e) => e);
+    expect((refused as { code?: string }).code).toBe("unavailable");
+    await redis!.start(); // empty: no persistence
+
+    // The renewal puts the instance back (node-redis reconnects within about 2 s).
+    let listed: string[] = [];
+    const until = performance.now() + 15_000;
+    while (!listed.includes("phoenix") && performance.now() < until) {
+      listed = await registry.list("api").then(ids, () => []);
+      if (!listed.includes("phoenix")) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(listed).toEqual(["phoenix"]);
+    // The watch goes on after the outage (it may or may not have seen the empty Redis in between).
+    await registry.register(instance("witness"), { ttlMs: 5000 });
+    const seen = await watchUntil(sets, (set) => set.length === 2, 10_000);
+    expect(ids(seen.at(-1)!)).toEqual(["phoenix", "witness"]);
+    expect(redisErrors.length).toBeGreaterThan(0); // renewals that failed meanwhile went to onError
+  }, 40_000);
+});

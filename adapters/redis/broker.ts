@@ -18,7 +18,7 @@ import {
   DEFAULT_RETENTION,
   type Retention,
   type SubscribeOptions,
-  type Subscription,
+  type BrokerSubscription,
 } from "../../src/cluster/broker.ts";
 import { RpcError } from "../../src/common/errors.ts";
 import {
@@ -72,7 +72,7 @@ export class RedisBroker implements Broker {
     }
   }
 
-  subscribe(topic: string, options: SubscribeOptions = {}): Subscription {
+  subscribe(topic: string, options: SubscribeOptions = {}): BrokerSubscription {
     const signal = options.signal === undefined ? this.#closing.signal : AbortSignal.any([options.signal, this.#closing.signal]);
     const cursor: Cursor = { topic, key: this.#prefix + topic, id: "0-0", queue: [], bell: new Bell() };
     const ready = this.#start(cursor, options.lastEventId, signal);

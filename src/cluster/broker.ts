@@ -39,7 +39,7 @@ export type BrokerDelivery = BrokerEvent | BrokerGap;
  * A subscription: its deliveries (iterate it once), and when it is in place. It starts when
  * `subscribe()` is called, not when iteration begins.
  */
-export interface Subscription extends AsyncIterable<BrokerDelivery> {
+export interface BrokerSubscription extends AsyncIterable<BrokerDelivery> {
   /**
    * Resolves once the subscription has its starting point: every event published after that
    * reaches it. At once in memory; after a round trip with Redis (longer during an outage, which
@@ -84,7 +84,7 @@ export interface Broker {
    * a bound the broker stops reading for it and catches it up from retention later (a `gap`
    * if it fell behind retention).
    */
-  subscribe(topic: string, options?: SubscribeOptions): Subscription;
+  subscribe(topic: string, options?: SubscribeOptions): BrokerSubscription;
   /** Ends every subscription and releases the broker's resources. */
   close(): Promise<void>;
 }

@@ -18,7 +18,7 @@ import {
   DEFAULT_RETENTION,
   type Retention,
   type SubscribeOptions,
-  type Subscription,
+  type BrokerSubscription,
 } from "./broker.ts";
 
 interface Stored {
@@ -96,7 +96,7 @@ export class MemoryBroker implements Broker {
     return Promise.resolve(id);
   }
 
-  subscribe(topic: string, options: SubscribeOptions = {}): Subscription {
+  subscribe(topic: string, options: SubscribeOptions = {}): BrokerSubscription {
     const signal = options.signal === undefined ? this.#closing.signal : AbortSignal.any([options.signal, this.#closing.signal]);
     const state = this.#topic(topic);
     state.subscribers++;

@@ -16,7 +16,7 @@ export {
   DEFAULT_RETENTION,
   type Retention,
   type SubscribeOptions,
-  type Subscription,
+  type BrokerSubscription,
 } from "./broker.ts";
 export {
   type Instance,
