@@ -36,9 +36,12 @@ const MANIFEST = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as
   name: string;
   version: string;
   peerDependencies: Record<string, string>;
+  devDependencies: Record<string, string>;
 };
 const SPEC = `${MANIFEST.name}@${MANIFEST.version}`;
 const PEERS = MANIFEST.peerDependencies;
+/** The optional peer as the consumers install it: the version weft is developed against (Deno takes no `||` range). */
+const REDIS = MANIFEST.devDependencies.redis;
 
 /**
  * What `npm install @weft/rpc` puts on disk, its dependencies and its peer (valibot) included.
@@ -172,7 +175,7 @@ describe.if(runtime === "node")("the package on Node", () => {
     dir = project("node", {
       "package.json": packageJson({
         [MANIFEST.name]: MANIFEST.version,
-        redis: PEERS.redis, // the optional peer, for cluster.mjs
+        redis: REDIS, // the optional peer, for cluster.mjs
         hono: "^4.13.0", // types_hono.ts makes an app of its own
         "@types/node": "^20.0.0",
         typescript: "~5.9.0",
@@ -310,7 +313,7 @@ describe.if(runtime === "node")("the package on Node", () => {
 describe.if(runtime === "bun")("the package on Bun", () => {
   test("bun install, then bun runs the program: typed calls, a stream and an event over TCP and WebSocket", async () => {
     const dir = project("bun", {
-      "package.json": packageJson({ [MANIFEST.name]: MANIFEST.version, redis: PEERS.redis }),
+      "package.json": packageJson({ [MANIFEST.name]: MANIFEST.version, redis: REDIS }),
     });
     ok(await run(process.execPath, ["install"], { cwd: dir, timeout: INSTALL_TIMEOUT }), "bun install");
     const result = resultOf(await run(process.execPath, ["main.mjs"], { cwd: dir }), "bun main.mjs");
@@ -323,7 +326,7 @@ describe.if(runtime === "deno")("the package on Deno", () => {
   const denoJson = (nodeModulesDir: string) =>
     JSON.stringify({
       nodeModulesDir,
-      imports: { [MANIFEST.name]: `npm:${SPEC}`, valibot: `npm:valibot@${PEERS.valibot}`, redis: `npm:redis@${PEERS.redis}` },
+      imports: { [MANIFEST.name]: `npm:${SPEC}`, valibot: `npm:valibot@${PEERS.valibot}`, redis: `npm:redis@${REDIS}` },
     }, null, 2);
   /** One cache for the runs below, none of the user's: every package comes through the registries. */
   const denoDir = () => join(work, "deno-cache");
@@ -333,14 +336,17 @@ describe.if(runtime === "deno")("the package on Deno", () => {
       const dir = project(`deno-${nodeModulesDir}`, { "deno.json": denoJson(nodeModulesDir) });
       const ran = await run(process.execPath, ["run", "-A", "main.mjs"], { cwd: dir, env: { DENO_DIR: denoDir() }, timeout: INSTALL_TIMEOUT });
       expectExercised(resultOf(ran, "deno run main.mjs"), "deno", "adapters/deno_websocket_client.js");
-      const clustered = await run(process.execPath, ["run", "-A", "cluster.mjs"], { cwd: dir, env: { DENO_DIR: denoDir(), REDIS_URL: redis!.url }, timeout: INSTALL_TIMEOUT });
+      // A project of its own: in Deno's global cache, a program that brings `redis` into a project
+      // whose lockfile already resolved @weft/rpc without it fails to find the package's copy.
+      const clusterDir = project(`deno-${nodeModulesDir}-cluster`, { "deno.json": denoJson(nodeModulesDir) });
+      const clustered = await run(process.execPath, ["run", "-A", "cluster.mjs"], { cwd: clusterDir, env: { DENO_DIR: denoDir(), REDIS_URL: redis!.url }, timeout: INSTALL_TIMEOUT });
       expectClustered(resultOf(clustered, "deno run cluster.mjs"));
     }, INSTALL_TIMEOUT);
   }
 
   test("bare imports through an npm-installed node_modules", async () => {
     const dir = project("deno-manual", {
-      "package.json": packageJson({ [MANIFEST.name]: MANIFEST.version, redis: PEERS.redis }),
+      "package.json": packageJson({ [MANIFEST.name]: MANIFEST.version, redis: REDIS }),
       "deno.json": JSON.stringify({ nodeModulesDir: "manual" }),
     });
     ok(await run("npm", ["install", "--no-audit", "--no-fund"], { cwd: dir, timeout: INSTALL_TIMEOUT }), "npm install");

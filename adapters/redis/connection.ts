@@ -38,7 +38,8 @@ export const BUFFERS = { typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer } } as 
 
 /** A new connection (not yet connected) with weft's settings; its errors go to `onError`. */
 export function makeConnection(options: RedisConnectionOptions, onError: (error: unknown) => void): RedisConnection {
-  const overrides = { RESP: 2, disableOfflineQueue: true } as const;
+  // node-redis 6 turns maintenance notifications on by default, and refuses them with RESP2.
+  const overrides = { RESP: 2, disableOfflineQueue: true, maintNotifications: "disabled" } as const;
   const connection = (options.client !== undefined
     ? options.client.duplicate(overrides)
     : createClient({ url: options.url ?? "redis://127.0.0.1:6379", ...overrides })) as RedisConnection;
@@ -60,26 +61,20 @@ export function unavailable(what: string, error: unknown): RpcError {
   return new RpcError("unavailable", `${what}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
 }
 
-/** Runs a Lua script by its SHA1, loading it when the server does not know it (after a restart, say). */
+/**
+ * A Lua script, sent whole with EVAL each time (Redis keeps it compiled, keyed by its SHA1).
+ * Not EVALSHA with a reload on NOSCRIPT: after a Redis restart, a publish that has to reload
+ * would be overtaken by one issued after it, and publishes must keep their order.
+ */
 export class Script {
   readonly #source: string;
-  #sha: string | undefined;
 
   constructor(source: string) {
     this.#source = source;
   }
 
-  async run<T>(connection: RedisConnection, keys: string[], args: (string | Buffer)[], options?: typeof BUFFERS): Promise<T> {
-    const tail = [String(keys.length), ...keys, ...args];
-    if (this.#sha !== undefined) {
-      try {
-        return await connection.sendCommand(["EVALSHA", this.#sha, ...tail], options) as T;
-      } catch (error) {
-        if (!(error instanceof Error && error.message.startsWith("NOSCRIPT"))) throw error;
-      }
-    }
-    this.#sha = String(await connection.sendCommand(["SCRIPT", "LOAD", this.#source]));
-    return await connection.sendCommand(["EVALSHA", this.#sha, ...tail], options) as T;
+  run<T>(connection: RedisConnection, keys: string[], args: (string | Buffer)[], options?: typeof BUFFERS): Promise<T> {
+    return connection.sendCommand(["EVAL", this.#source, String(keys.length), ...keys, ...args], options) as Promise<T>;
   }
 }
 
