@@ -72,7 +72,7 @@ const MAY_IMPORT: Record<string, string[]> = {
   engine: ["wire", "common"],
   transports: ["engine", "wire", "common"],
   client: ["engine", "wire", "common"],
-  typed: ["client", "engine", "codec", "wire", "common"],
+  typed: ["client", "engine", "cluster", "codec", "wire", "common"],
 };
 
 const layerOf = (file: string) => /^src\/([^/]+)\//.exec(file)?.[1];
