@@ -15,6 +15,7 @@ import {
   KEEPALIVE_IDLE_MS,
   type ListenOptions,
   type TcpListener,
+  tcpEndpoint,
   withConnectTimeout,
 } from "./options.ts";
 
@@ -161,6 +162,7 @@ export function listen(server: Server, options: ListenOptions = {}): Promise<Tcp
   const listener: TcpListener = {
     hostname,
     port: bunListener.port!,
+    endpoint: tcpEndpoint(hostname, bunListener.port!, options.tls !== undefined),
     close() {
       server.removeListener(listener);
       bunListener.stop(false); // stop accepting; live connections are server.close()'s

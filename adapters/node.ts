@@ -15,6 +15,7 @@ import {
   KEEPALIVE_IDLE_MS,
   type ListenOptions,
   type TcpListener,
+  tcpEndpoint,
   withConnectTimeout,
 } from "./options.ts";
 
@@ -133,6 +134,7 @@ export function listen(server: Server, options: ListenOptions = {}): Promise<Tcp
       const listener: TcpListener = {
         hostname,
         port: address.port,
+        endpoint: tcpEndpoint(hostname, address.port, options.tls !== undefined),
         close() {
           server.removeListener(listener);
           // Stops accepting now; the callback would wait for live connections, which

@@ -69,7 +69,7 @@ const MAY_IMPORT: Record<string, string[]> = {
   wire: ["common"],
   codec: ["common"],
   cluster: ["common"],
-  engine: ["wire", "common"],
+  engine: ["cluster", "wire", "common"],
   transports: ["engine", "wire", "common"],
   client: ["engine", "wire", "common"],
   typed: ["client", "engine", "cluster", "codec", "wire", "common"],

@@ -240,6 +240,7 @@ const prerequisites = [
   { file: "tests/broker.test.ts", ensure: ensureRedis },
   { file: "tests/registry.test.ts", ensure: ensureRedis },
   { file: "tests/cluster_emit.test.ts", ensure: ensureRedis },
+  { file: "tests/cluster_registration.test.ts", ensure: ensureRedis },
   { file: "tests/package.test.ts", ensure: ensureRedis },
 ];
 for (const { file, ensure } of prerequisites) {
