@@ -13,6 +13,10 @@
  * trip), and the listing that notices it also removes it and announces the leave. A watcher
  * also lists again on every announcement, after each reconnect (announcements are not kept
  * while it was away), and at least every `resyncMs`.
+ *
+ * A service's two keys have no expiry of their own: a listing empties them of lapsed
+ * instances (and Redis drops an empty key), so what stays of a service nobody lists again is
+ * its last instances' few bytes.
  */
 import { Bell } from "../../src/cluster/bell.ts";
 import { Lease, leaseProblem } from "../../src/cluster/lease.ts";
