@@ -11,3 +11,4 @@ export * from "./src/common/mod.ts";
 export * from "./src/wire/mod.ts";
 export * from "./src/engine/mod.ts";
 export * from "./src/client/mod.ts";
+export * from "./src/cluster/mod.ts";

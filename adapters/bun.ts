@@ -14,6 +14,7 @@ import {
   DEFAULT_HOSTNAME,
   type ListenOptions,
   type TcpListener,
+  tcpEndpoint,
   withConnectTimeout,
 } from "./options.ts";
 
@@ -78,6 +79,7 @@ export function listen(server: Server, options: ListenOptions = {}): Promise<Tcp
   const listener: TcpListener = {
     hostname,
     port: bunListener.port!,
+    endpoint: tcpEndpoint(hostname, bunListener.port!, options.tls !== undefined),
     close() {
       server.removeListener(listener);
       bunListener.stop(false); // stop accepting; live connections are server.close()'s

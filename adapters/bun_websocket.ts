@@ -32,6 +32,7 @@ export function listenWebSocket(server: Server, options: WebSocketListenOptions 
     hostname,
     port,
     url: listenerUrl(hostname, port, path, options.tls !== undefined),
+    endpoint: listenerUrl(hostname, port, path, options.tls !== undefined),
     close() {
       server.removeListener(listener);
       http.stop(false); // stop accepting; live connections are server.close()'s

@@ -14,6 +14,7 @@ import {
   DEFAULT_HOSTNAME,
   type ListenOptions,
   type TcpListener,
+  tcpEndpoint,
   withConnectTimeout,
 } from "./options.ts";
 
@@ -53,6 +54,7 @@ export function listen(server: Server, options: ListenOptions = {}): Promise<Tcp
   const listener: TcpListener = {
     hostname,
     port: tcp.addr.port,
+    endpoint: tcpEndpoint(hostname, tcp.addr.port, options.tls !== undefined),
     async close() {
       if (closed) return;
       closed = true;

@@ -51,6 +51,7 @@ export async function listenWebSocket(server: Server, options: WebSocketListenOp
     hostname,
     port,
     url: listenerUrl(hostname, port, path, options.tls !== undefined),
+    endpoint: listenerUrl(hostname, port, path, options.tls !== undefined),
     close() {
       if (closed) return Promise.resolve();
       closed = true;

@@ -16,6 +16,7 @@ import {
   DEFAULT_HOSTNAME,
   type ListenOptions,
   type TcpListener,
+  tcpEndpoint,
   withConnectTimeout,
 } from "./options.ts";
 
@@ -40,6 +41,7 @@ export function listen(server: Server, options: ListenOptions = {}): Promise<Tcp
       const listener: TcpListener = {
         hostname,
         port: address.port,
+        endpoint: tcpEndpoint(hostname, address.port, options.tls !== undefined),
         close() {
           server.removeListener(listener);
           // Stops accepting now; the callback would wait for live connections, which

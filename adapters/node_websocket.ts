@@ -34,6 +34,7 @@ export function listenWebSocket(server: Server, options: WebSocketListenOptions 
         hostname,
         port,
         url: listenerUrl(hostname, port, path, tls !== undefined),
+        endpoint: listenerUrl(hostname, port, path, tls !== undefined),
         close() {
           server.removeListener(listener);
           // Stops accepting now; live sockets are server.close()'s business.

@@ -44,11 +44,18 @@ export function caList(tls: TlsClientOptions): string[] | undefined {
 export interface TcpListener {
   readonly hostname: string;
   readonly port: number;
+  /** `tcp://hostname:port` (`tls://` with TLS): what a channel dials, and what a Server's registration advertises. */
+  readonly endpoint: string;
   /** Stops accepting. Live connections stay: close them with `server.close()`. */
   close(): Promise<void>;
 }
 
 export const DEFAULT_HOSTNAME = "127.0.0.1";
+
+/** A TCP listener's endpoint string (an IPv6 hostname in brackets). */
+export function tcpEndpoint(hostname: string, port: number, tls: boolean): string {
+  return `${tls ? "tls" : "tcp"}://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
+}
 /**
  * TCP keepalive on every socket, after this much silence: a peer that vanishes before the
  * first call (when weft's heartbeats have not started) is found by the OS's probes.

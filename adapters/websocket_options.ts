@@ -23,6 +23,8 @@ export interface WebSocketListener {
   readonly port: number;
   /** `ws://hostname:port/path` (`wss://` with `tls`): what clients connect to. */
   readonly url: string;
+  /** The same as `url`: what a Server's registration advertises. */
+  readonly endpoint: string;
   /** Stops accepting. Live connections stay: close them with `server.close()`. */
   close(): Promise<void>;
 }

@@ -8,3 +8,9 @@ export declare function workerdPath(): string;
 export declare function ensureWorkerd(): string | null;
 /** Installs Debian's chromium if it is missing and may be. Returns null when it is there, else the line to show. */
 export declare function ensureChromium(): string | null;
+/** Installs Debian's openssl if it is missing. Returns null when it is there, else the line to show. */
+export declare function ensureOpenssl(): string | null;
+/** Where the tests find redis-server (WEFT_REDIS_SERVER, else the one on PATH or Debian's). */
+export declare function redisServerPath(): string;
+/** Installs Debian's redis-server if it is missing. Returns null when it is there, else the line to show. */
+export declare function ensureRedis(): string | null;

@@ -7,8 +7,10 @@
 // - Chromium (tests/browser.test.ts): the system's, from Debian's packages, when it is
 //   missing and this user may install packages (root, or sudo without a password).
 //   Otherwise the one line to run is printed.
+// - redis-server (tests/broker.test.ts, tests/registry.test.ts): Debian's, the same way. The
+//   tests start their own on 127.0.0.1 on a free port (tests/support/redis.ts) and stop it.
 //
-//   node scripts/prerequisites.mjs            # both
+//   node scripts/prerequisites.mjs            # all of them
 //   node scripts/prerequisites.mjs workerd    # one
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -77,6 +79,21 @@ export function ensureOpenssl() {
   return aptInstall("openssl", "/usr/bin/openssl", howTo);
 }
 
+/** Where the tests find redis-server (WEFT_REDIS_SERVER, else the one on PATH or Debian's). */
+export function redisServerPath() {
+  if (process.env.WEFT_REDIS_SERVER) return process.env.WEFT_REDIS_SERVER;
+  const found = spawnSync("sh", ["-c", "command -v redis-server"], { encoding: "utf8" });
+  return found.status === 0 && found.stdout.trim() !== "" ? found.stdout.trim() : "/usr/bin/redis-server";
+}
+
+/** Installs Debian's redis-server (the broker and registry tests run one) if it is missing. */
+export function ensureRedis() {
+  if (spawnSync(redisServerPath(), ["--version"], { stdio: "ignore" }).status === 0) return null;
+  const howTo = "tests/broker.test.ts and tests/registry.test.ts run redis-server: run `sudo apt-get install -y redis-server`, or set WEFT_REDIS_SERVER to a redis-server (or valkey-server) binary";
+  if (process.env.WEFT_REDIS_SERVER) return howTo;
+  return aptInstall("redis-server", "/usr/bin/redis-server", howTo);
+}
+
 /** apt-get installs `name` when this is Debian and we may; null once `binary` exists, else `howTo`. */
 function aptInstall(name, binary, howTo) {
   if (process.platform !== "linux" || !existsSync("/usr/bin/apt-get")) return howTo;
@@ -90,7 +107,7 @@ function aptInstall(name, binary, howTo) {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const wanted = process.argv.slice(2);
-  const all = { workerd: ensureWorkerd, chromium: ensureChromium, openssl: ensureOpenssl };
+  const all = { workerd: ensureWorkerd, chromium: ensureChromium, openssl: ensureOpenssl, redis: ensureRedis };
   let failed = false;
   for (const [name, ensure] of Object.entries(all)) {
     if (wanted.length > 0 && !wanted.includes(name)) continue;

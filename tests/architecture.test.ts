@@ -68,10 +68,11 @@ const MAY_IMPORT: Record<string, string[]> = {
   common: [],
   wire: ["common"],
   codec: ["common"],
-  engine: ["wire", "common"],
+  cluster: ["common"],
+  engine: ["cluster", "wire", "common"],
   transports: ["engine", "wire", "common"],
   client: ["engine", "wire", "common"],
-  typed: ["client", "engine", "codec", "wire", "common"],
+  typed: ["client", "engine", "cluster", "codec", "wire", "common"],
 };
 
 const layerOf = (file: string) => /^src\/([^/]+)\//.exec(file)?.[1];

@@ -11,6 +11,9 @@
  *         makes itself, and bare imports through an npm-installed node_modules; every JSR
  *         entry point type-checked on its own, and `deno publish --dry-run`
  *
+ * On each runtime, `@weft/rpc/redis` runs with its optional peer `redis` installed beside it
+ * (cluster.mjs), against a redis-server started for this file.
+ *
  * Each runtime's pass of the suite runs its own rows. Needs the npm registry (for the
  * package's dependencies), as `npm ci` does.
  */
@@ -23,6 +26,7 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import { type LocalRegistry, serveTarball } from "./support/local_registry.ts";
+import { type RedisServer, startRedis } from "./support/redis.ts";
 import { runtime } from "./support/runtime.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
@@ -32,9 +36,12 @@ const MANIFEST = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as
   name: string;
   version: string;
   peerDependencies: Record<string, string>;
+  devDependencies: Record<string, string>;
 };
 const SPEC = `${MANIFEST.name}@${MANIFEST.version}`;
 const PEERS = MANIFEST.peerDependencies;
+/** The optional peer as the consumers install it: the version weft is developed against (Deno takes no `||` range). */
+const REDIS = MANIFEST.devDependencies.redis;
 
 /**
  * What `npm install @weft/rpc` puts on disk, its dependencies and its peer (valibot) included.
@@ -113,6 +120,13 @@ function bytesUnder(dir: string): number {
 
 let work = "";
 let registry: LocalRegistry | undefined;
+let redis: RedisServer | undefined;
+
+/** The user-facing check of one run of cluster.mjs: an event through each broker, an instance through the registry. */
+function expectClustered(result: Record<string, unknown>): void {
+  const delivered = { kind: "event", same: true, text: "hi" };
+  expect(result).toEqual({ memory: delivered, redis: delivered, listed: ["one"] });
+}
 
 /** A fresh project that reaches @weft through the local registry and everything else through npm's. */
 function project(name: string, files: Record<string, string> = {}): string {
@@ -146,10 +160,12 @@ beforeAll(async () => {
   // prepack's build prints before npm's JSON.
   const report = JSON.parse(packed.stdout.slice(packed.stdout.search(/^\[/m))) as { filename: string }[];
   registry = await serveTarball(join(work, report[0].filename), MANIFEST);
+  redis = await startRedis();
 }, INSTALL_TIMEOUT);
 
 afterAll(async () => {
   await registry?.close();
+  await redis?.stop();
   if (work !== "") rmSync(work, { recursive: true, force: true });
 });
 
@@ -159,6 +175,7 @@ describe.if(runtime === "node")("the package on Node", () => {
     dir = project("node", {
       "package.json": packageJson({
         [MANIFEST.name]: MANIFEST.version,
+        redis: REDIS, // the optional peer, for cluster.mjs
         hono: "^4.13.0", // types_hono.ts makes an app of its own
         "@types/node": "^20.0.0",
         typescript: "~5.9.0",
@@ -170,6 +187,11 @@ describe.if(runtime === "node")("the package on Node", () => {
   test("plain Node runs an .mjs program with no loader: typed calls, a stream and an event over TCP and WebSocket", async () => {
     const result = resultOf(await run(process.execPath, ["main.mjs"], { cwd: dir }), "node main.mjs");
     expectExercised(result, "node", "adapters/node_websocket_client.js");
+  }, RUN_TIMEOUT);
+
+  test("@weft/rpc/redis with the optional peer installed: a Redis broker and registry, and the memory broker", async () => {
+    const ran = await run(process.execPath, ["cluster.mjs"], { cwd: dir, env: { REDIS_URL: redis!.url } });
+    expectClustered(resultOf(ran, "node cluster.mjs"));
   }, RUN_TIMEOUT);
 
   test("require() from CommonJS loads the ESM package (Node 20.19+ and 22.12+)", async () => {
@@ -291,11 +313,12 @@ describe.if(runtime === "node")("the package on Node", () => {
 describe.if(runtime === "bun")("the package on Bun", () => {
   test("bun install, then bun runs the program: typed calls, a stream and an event over TCP and WebSocket", async () => {
     const dir = project("bun", {
-      "package.json": packageJson({ [MANIFEST.name]: MANIFEST.version }),
+      "package.json": packageJson({ [MANIFEST.name]: MANIFEST.version, redis: REDIS }),
     });
     ok(await run(process.execPath, ["install"], { cwd: dir, timeout: INSTALL_TIMEOUT }), "bun install");
     const result = resultOf(await run(process.execPath, ["main.mjs"], { cwd: dir }), "bun main.mjs");
     expectExercised(result, "bun", "src/transports/websocket_client.js");
+    expectClustered(resultOf(await run(process.execPath, ["cluster.mjs"], { cwd: dir, env: { REDIS_URL: redis!.url } }), "bun cluster.mjs"));
   }, INSTALL_TIMEOUT);
 });
 
@@ -303,7 +326,7 @@ describe.if(runtime === "deno")("the package on Deno", () => {
   const denoJson = (nodeModulesDir: string) =>
     JSON.stringify({
       nodeModulesDir,
-      imports: { [MANIFEST.name]: `npm:${SPEC}`, valibot: `npm:valibot@${PEERS.valibot}` },
+      imports: { [MANIFEST.name]: `npm:${SPEC}`, valibot: `npm:valibot@${PEERS.valibot}`, redis: `npm:redis@${REDIS}` },
     }, null, 2);
   /** One cache for the runs below, none of the user's: every package comes through the registries. */
   const denoDir = () => join(work, "deno-cache");
@@ -313,17 +336,24 @@ describe.if(runtime === "deno")("the package on Deno", () => {
       const dir = project(`deno-${nodeModulesDir}`, { "deno.json": denoJson(nodeModulesDir) });
       const ran = await run(process.execPath, ["run", "-A", "main.mjs"], { cwd: dir, env: { DENO_DIR: denoDir() }, timeout: INSTALL_TIMEOUT });
       expectExercised(resultOf(ran, "deno run main.mjs"), "deno", "adapters/deno_websocket_client.js");
+      // A project of its own: in Deno's global cache, a program that brings `redis` into a project
+      // whose lockfile already resolved @weft/rpc without it fails to find the package's copy.
+      const clusterDir = project(`deno-${nodeModulesDir}-cluster`, { "deno.json": denoJson(nodeModulesDir) });
+      const clustered = await run(process.execPath, ["run", "-A", "cluster.mjs"], { cwd: clusterDir, env: { DENO_DIR: denoDir(), REDIS_URL: redis!.url }, timeout: INSTALL_TIMEOUT });
+      expectClustered(resultOf(clustered, "deno run cluster.mjs"));
     }, INSTALL_TIMEOUT);
   }
 
   test("bare imports through an npm-installed node_modules", async () => {
     const dir = project("deno-manual", {
-      "package.json": packageJson({ [MANIFEST.name]: MANIFEST.version }),
+      "package.json": packageJson({ [MANIFEST.name]: MANIFEST.version, redis: REDIS }),
       "deno.json": JSON.stringify({ nodeModulesDir: "manual" }),
     });
     ok(await run("npm", ["install", "--no-audit", "--no-fund"], { cwd: dir, timeout: INSTALL_TIMEOUT }), "npm install");
     const ran = await run(process.execPath, ["run", "-A", "main.mjs"], { cwd: dir, env: { DENO_DIR: denoDir() }, timeout: INSTALL_TIMEOUT });
     expectExercised(resultOf(ran, "deno run main.mjs"), "deno", "adapters/deno_websocket_client.js");
+    const clustered = await run(process.execPath, ["run", "-A", "cluster.mjs"], { cwd: dir, env: { DENO_DIR: denoDir(), REDIS_URL: redis!.url }, timeout: INSTALL_TIMEOUT });
+    expectClustered(resultOf(clustered, "deno run cluster.mjs"));
   }, INSTALL_TIMEOUT);
 
   test("JSR: every entry point in deno.json type-checks on its own", async () => {

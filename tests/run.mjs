@@ -28,7 +28,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { dirname, join, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ensureChromium, ensureOpenssl, ensureWorkerd } from "../scripts/prerequisites.mjs";
+import { ensureChromium, ensureOpenssl, ensureRedis, ensureWorkerd } from "../scripts/prerequisites.mjs";
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const TESTS_DIR = join(ROOT, "tests");
@@ -237,6 +237,11 @@ const prerequisites = [
   { file: "tests/workers.test.ts", ensure: ensureWorkerd },
   { file: "tests/browser.test.ts", ensure: ensureChromium },
   { file: "tests/tls.test.ts", ensure: ensureOpenssl },
+  { file: "tests/broker.test.ts", ensure: ensureRedis },
+  { file: "tests/registry.test.ts", ensure: ensureRedis },
+  { file: "tests/cluster_emit.test.ts", ensure: ensureRedis },
+  { file: "tests/cluster_registration.test.ts", ensure: ensureRedis },
+  { file: "tests/package.test.ts", ensure: ensureRedis },
 ];
 for (const { file, ensure } of prerequisites) {
   if (!files.includes(file)) continue;

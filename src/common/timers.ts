@@ -48,3 +48,13 @@ export function stopTimer(timer: Timer | undefined): void {
 export function durationProblem(name: string, ms: unknown): string | null {
   return typeof ms === "number" && ms >= 0 ? null : `${name} must be a number of milliseconds >= 0, got ${String(ms)}`;
 }
+
+/**
+ * Lets a timer not hold the process open, where the runtime's handle can say so (`unref()` on
+ * Node's and Bun's); a number handle (Deno's, a browser's) is left as it is, so whoever starts
+ * such a timer must also clear it when its owner closes. For background work (lease renewals,
+ * waits a consumer may never come back for) that must not keep a finished program running.
+ */
+export function unrefTimer(timer: ReturnType<typeof setTimeout>): void {
+  (timer as { unref?: () => void }).unref?.();
+}

@@ -1,3 +1,4 @@
+import { Advertisement, type ServerRegistration } from "./advertisement.ts";
 import { type CloseOptions, Connection, type ConnectionOptions } from "./connection.ts";
 import { type CapOptions, ConnectionCaps, hostOf, REFUSAL_WINDOW_MS } from "./connection_caps.ts";
 import type { Handler, PushHandler } from "./mux.ts";
@@ -10,12 +11,16 @@ export interface ServerOptions extends Omit<ConnectionOptions, "mux" | "nextPush
   onConnection?: (connection: Connection) => void;
   /** What `pushAll`, `pushTo` and typed `emit` do with a connection that falls behind (slow_consumers.ts). */
   slowConsumers?: SlowConsumerOptions;
+  /** Registers the server in a registry while it listens, and deregisters it on close (advertisement.ts). */
+  registration?: ServerRegistration;
 }
 
 const EMPTY = new Uint8Array(0);
 
 /** Something that feeds a server connections (an adapter's listening socket). */
 export interface Listener {
+  /** What a client dials to reach it (`tcp://host:port`, `ws://host:port/qrpc`), for the server's registration. */
+  readonly endpoint?: string;
   /** Stops accepting connections. Live connections are the server's to close. */
   close(): void | Promise<void>;
 }
@@ -34,11 +39,13 @@ export class Server {
   readonly #nextPushId = () => (this.#pushId += 2);
   readonly #caps: ConnectionCaps;
   readonly #slow: SlowConsumers;
+  readonly #advertisement: Advertisement | undefined;
 
   constructor(options: ServerOptions = {}) {
     this.#options = options;
     this.#caps = new ConnectionCaps(options);
     this.#slow = new SlowConsumers(options.slowConsumers);
+    this.#advertisement = options.registration === undefined ? undefined : new Advertisement(options.registration);
   }
 
   /** Serves `cmd` (0..65535) on every connection. */
@@ -129,18 +136,25 @@ export class Server {
   /** Adapters register their listening sockets so close() stops them first. */
   addListener(listener: Listener): void {
     this.#listeners.add(listener);
+    this.#advertise();
   }
 
   removeListener(listener: Listener): void {
-    this.#listeners.delete(listener);
+    if (this.#listeners.delete(listener)) this.#advertise();
+  }
+
+  #advertise(): void {
+    if (this.#advertisement === undefined || this.#closing !== null) return;
+    this.#advertisement.listening([...this.#listeners].flatMap((listener) => listener.endpoint ?? []));
   }
 
   /**
-   * Graceful shutdown: stop accepting, refuse new calls, give in-flight calls `timeout`
-   * ms to finish, then close every connection.
+   * Graceful shutdown: leave the registry (with `registration`), stop accepting, refuse new
+   * calls, give in-flight calls `timeout` ms to finish, then close every connection.
    */
   close(options: CloseOptions = {}): Promise<void> {
     this.#closing ??= (async () => {
+      await this.#advertisement?.close();
       await Promise.all([...this.#listeners].map((listener) => listener.close()));
       this.#listeners.clear();
       await Promise.all([...this.#connections].map((connection) => connection.close(options)));

@@ -30,6 +30,23 @@ export function emitter<R>(
   targets: () => Iterable<Connection>,
   push: (connection: Connection, cmd: number, payload: Uint8Array) => boolean = pushPlainly,
 ): Emitter<R> {
+  return emitterOf<R>(eventSender(table, targets, push));
+}
+
+/** A typed proxy over `send(path, data)`, which pushes the event named `path` and returns to how many connections. */
+export function emitterOf<R>(send: (path: string, data: unknown) => number): Emitter<R> {
+  return pathProxy("", send) as Emitter<R>;
+}
+
+/**
+ * What an emitter calls: validates `data` against the event named `path` (throwing before
+ * anything is sent), encodes it once per codec, and pushes it to `targets()`.
+ */
+export function eventSender(
+  table: ReadonlyMap<string, Route>,
+  targets: () => Iterable<Connection>,
+  push: (connection: Connection, cmd: number, payload: Uint8Array) => boolean = pushPlainly,
+): (path: string, data: unknown) => number {
   const prefixes = new Map<string, Uint8Array>();
   const send = (path: string, data: unknown): number => {
     const route = table.get(path);
@@ -54,7 +71,7 @@ export function emitter<R>(
     }
     return sent;
   };
-  return pathProxy("", send) as Emitter<R>;
+  return send;
 }
 
 /** A push with no policy: a connection serving its own peer has one reader to wait for. */

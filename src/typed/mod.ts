@@ -1,8 +1,9 @@
 /**
  * typed: procedures on weft (`@weft/rpc/typed`): valibot contracts, end-to-end inference
  * with no codegen, four call shapes, both directions, typed events. Calls go by name on one
- * cmd (wire.ts) over any Connection. May import `engine/`, `wire/`, `codec/` and `common/`;
- * nothing below imports it.
+ * cmd (wire.ts) over any Connection; `emit` across instances through a `cluster/` Broker.
+ * May import `client/`, `engine/`, `cluster/`, `wire/`, `codec/` and `common/`; nothing below
+ * imports it.
  *
  * @module
  */
@@ -40,6 +41,7 @@ export {
 } from "./procedure.ts";
 export { type HandlersOf, implement, type Implemented, RESERVED_NAMES, router, type Router } from "./router.ts";
 export { serve, type Served, type ServeOptions, type ServeTarget } from "./serve.ts";
+export { type BrokerOptions } from "./brokered.ts";
 export { type ReplyStream, type UnaryCall } from "./typed_call.ts";
 export { LAST_EVENT_ID, Tracked, tracked, TRACKED_KEY } from "./tracked.ts";
 export { rateLimit, type RateLimitOptions, type RateRule } from "./rate_limit.ts";

@@ -6,11 +6,13 @@ import type { Codec } from "../codec/types.ts";
 import { json } from "../codec/json.ts";
 import type { Connection } from "../engine/connection.ts";
 import { RpcError } from "../common/errors.ts";
+import type { Broker } from "../cluster/broker.ts";
 import type { IncomingRequest } from "../engine/api.ts";
 import type { HandlerResult, Mux } from "../engine/mux.ts";
 import { readableFrom, toAsyncIterator } from "../common/streams.ts";
 import { Context, type Middleware, runMiddleware } from "./context.ts";
-import { type Emitter, emitter } from "./events.ts";
+import { type Emitter, emitter, emitterOf, eventSender } from "./events.ts";
+import { BrokeredEvents, type BrokerOptions } from "./brokered.ts";
 import type { AnyProcedure, InputStream, Schema } from "./procedure.ts";
 import { isProcedure } from "./procedure.ts";
 import { flatten, type Route, type Router } from "./router.ts";
@@ -49,6 +51,12 @@ export interface ServeOptions<C = Context> {
    * `invalid_argument` before it is parsed or validated, so it costs the server next to nothing.
    */
   maxDepth?: number;
+  /**
+   * Several instances serving this router as one: `emit` also reaches the connections of every
+   * other instance on the same broker and topic (brokered.ts says what is guaranteed). A
+   * Broker, or `{ broker, topic, onError }`.
+   */
+  broker?: Broker | BrokerOptions;
 }
 
 /** A served router: its routes, and typed pushes of its events. */
@@ -61,6 +69,10 @@ export interface Served<R> {
   readonly emit: Emitter<R>;
   /** The router's events, pushed to one connection of the server. */
   emitTo(connection: Connection): Emitter<R>;
+  /** Resolves once other instances' emits reach this one (with a broker; at once without). */
+  readonly ready: Promise<void>;
+  /** Stops receiving other instances' emits (with a broker; nothing to stop without). Local emits go on. */
+  close(): void;
 }
 
 
@@ -114,10 +126,20 @@ export function serve<const R extends Router, C = Context>(
   };
   const everyone = (): Iterable<Connection> => server.connections ?? [target as unknown as Connection];
   const push = server.pushTo?.bind(server);
+  const local = eventSender(table, everyone, push);
+  const brokerOptions = options.broker === undefined ? undefined : "publish" in options.broker ? { broker: options.broker } : options.broker;
+  const brokered = brokerOptions === undefined ? undefined : new BrokeredEvents(brokerOptions, local);
+  const send = brokered === undefined ? local : (path: string, data: unknown): number => {
+    const sent = local(path, data); // validates first: an invalid event is thrown here and published nowhere
+    brokered.publish(path, data);
+    return sent;
+  };
   return {
     routes: table,
-    emit: emitter<R>(table, everyone, push),
+    emit: emitterOf<R>(send),
     emitTo: (connection) => emitter<R>(table, () => [connection], push),
+    ready: brokered?.ready ?? Promise.resolve(),
+    close: () => brokered?.close(),
   };
 }
 

@@ -1,0 +1,78 @@
+/**
+ * `new Server({ registration })`: a server is in the registry while it listens (with its
+ * listener's endpoint, which a channel can dial), and leaves it when it closes gracefully,
+ * in memory and on a real redis-server. A registry that fails never stops the server.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { type Instance, type Registry, RpcError, Server } from "../mod.ts";
+import { str, text } from "./support/bytes.ts";
+import { createChannel, FAST_RECONNECT } from "./support/channel.ts";
+import { memoryRegistryKit, type RegistryKit, redisRegistryKit } from "./support/cluster.ts";
+import { type RedisServer, startRedis } from "./support/redis.ts";
+import { adapter } from "./support/runtime.ts";
+
+let redis: RedisServer | undefined;
+let cleanup: (() => Promise<unknown>)[] = [];
+
+beforeAll(async () => {
+  redis = await startRedis();
+}, 30_000);
+afterAll(async () => {
+  await redis?.stop();
+});
+afterEach(async () => {
+  for (const step of cleanup.reverse()) await step().catch(() => {});
+  cleanup = [];
+});
+
+/** Lists `service` until `until` holds (5 s at most). */
+async function listUntil(registry: Registry, service: string, until: (instances: Instance[]) => boolean): Promise<Instance[]> {
+  const deadline = performance.now() + 5000;
+  let instances = await registry.list(service);
+  while (!until(instances) && performance.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    instances = await registry.list(service);
+  }
+  return instances;
+}
+
+const kits: RegistryKit[] = [memoryRegistryKit(), redisRegistryKit(() => redis!, [])];
+
+for (const kit of kits) {
+  describe(`a server with a registration: ${kit.name}`, () => {
+    test("is listed while it listens, with an endpoint a channel dials, and leaves when it closes", async () => {
+      const registry = await kit.make();
+      cleanup.push(() => registry.close());
+      const server = new Server({ registration: { registry, service: "echo", id: "echo-1", metadata: { zone: "a" }, ttlMs: 2000 } });
+      server.handle(1, (request) => request.payload);
+      cleanup.push(() => server.close({ timeout: 100 }));
+      const listener = await adapter.listen(server, { port: 0 });
+
+      const listed = await listUntil(registry, "echo", (instances) => instances.length === 1);
+      expect(listed).toEqual([{ service: "echo", id: "echo-1", endpoints: [(listener as { endpoint: string }).endpoint], metadata: { zone: "a" } }]);
+
+      const channel = createChannel(listed[0].endpoints, { reconnect: FAST_RECONNECT, readyTimeout: 5000 });
+      cleanup.push(() => channel.close({ timeout: 100 }));
+      expect(str((await channel.request(1, text("found"))).payload)).toBe("found");
+
+      await server.close({ timeout: 100 });
+      expect(await registry.list("echo")).toEqual([]);
+    });
+
+    test("a registry that refuses does not stop the server: it listens, serves and closes, and onError hears of it", async () => {
+      const registry = await kit.make();
+      await registry.close(); // every register() now fails
+      const errors: unknown[] = [];
+      const server = new Server({ registration: { registry, service: "echo", onError: (e) => errors.push(e) } });
+      server.handle(1, (request) => request.payload);
+      cleanup.push(() => server.close({ timeout: 100 }));
+      const listener = await adapter.listen(server, { port: 0 });
+      const connection = await adapter.connect({ port: listener.port });
+      cleanup.push(() => connection.close());
+      expect(str((await connection.request(1, text("still here"))).payload)).toBe("still here");
+      await server.close({ timeout: 100 });
+      expect(errors.length).toBeGreaterThan(0);
+      expect(errors[0]).toBeInstanceOf(RpcError);
+    });
+  });
+}
