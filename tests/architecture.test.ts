@@ -71,7 +71,7 @@ const MAY_IMPORT: Record<string, string[]> = {
   cluster: ["common"],
   engine: ["cluster", "wire", "common"],
   transports: ["engine", "wire", "common"],
-  client: ["engine", "wire", "common"],
+  client: ["engine", "cluster", "wire", "common"],
   typed: ["client", "engine", "cluster", "codec", "wire", "common"],
 };
 

@@ -13,6 +13,7 @@ import type { Response } from "../engine/response.ts";
 import type { CompressionFormat } from "../wire/compression.ts";
 import type { Endpoint } from "./endpoint.ts";
 import { ForwardingMux } from "./forwarding_mux.ts";
+import { endpointsOf, followRegistry, isRegistrySource } from "./discovery.ts";
 import type { ChannelCallOptions, ChannelOptions, DialOptions, EndpointSource } from "./options.ts";
 import { Pool } from "./pool.ts";
 import { Attempts } from "./attempts.ts";
@@ -46,6 +47,8 @@ export class Channel implements Connection {
   #resolveClosed!: (error: Error | undefined) => void;
   #isOpen = true;
   #refreshing: Promise<void> | null = null;
+  /** Ends the registry watch of a `{ registry, service }` channel on close. */
+  readonly #unwatch = new AbortController();
 
   constructor(options: ChannelOptions) {
     if (typeof options?.dial !== "function") throw new TypeError("a channel needs `dial` (use an adapter's createChannel)");
@@ -63,10 +66,13 @@ export class Channel implements Connection {
       onStatus: options.onStatus,
       drainTimeout: options.drainTimeout ?? DEFAULT_DRAIN_TIMEOUT,
       maxWaiting: options.maxWaitingCalls ?? DEFAULT_MAX_WAITING,
-      refresh: typeof source === "function" ? () => void this.refresh() : null,
+      refresh: typeof source === "function" || isRegistrySource(source) ? () => void this.refresh() : null,
     });
     this.#attempts = new Attempts(this.#pool, new RetryBudget(options.retryBudget), resolveRetry(options.retry), this.#readyTimeout);
-    if (typeof source === "function") void this.refresh();
+    if (isRegistrySource(source)) {
+      const apply = (endpoints: string[]) => this.#pool.setEndpoints(endpoints);
+      void followRegistry(source, apply, (error) => this.reportError(error), this.#unwatch.signal);
+    } else if (typeof source === "function") void this.refresh();
     else this.#pool.setEndpoints(typeof source === "string" ? [source] : source);
     if (options.eager === true) this.#pool.start();
   }
@@ -99,16 +105,20 @@ export class Channel implements Connection {
   }
 
   /**
-   * Asks an `endpoints` function again (it is asked by itself when every endpoint is down, or
-   * when a call finds none). One question at a time: callers meanwhile share its answer.
+   * Asks an `endpoints` function (or lists the registry's instances) again: it happens by
+   * itself when every endpoint is down, or when a call finds none. One question at a time:
+   * callers meanwhile share its answer.
    */
   refresh(): Promise<void> {
     const source = this.#options.endpoints as EndpointSource;
-    if (typeof source !== "function") return Promise.resolve();
+    if (typeof source !== "function" && !isRegistrySource(source)) return Promise.resolve();
     if (this.#refreshing === null) {
       const asking = (async () => {
         try {
-          this.#pool.setEndpoints(await source());
+          const endpoints = isRegistrySource(source)
+            ? endpointsOf(await source.registry.list(source.service), source.select)
+            : await source();
+          this.#pool.setEndpoints(endpoints);
         } catch (error) {
           this.reportError(error);
         }
@@ -285,6 +295,7 @@ export class Channel implements Connection {
   async close(options: CloseOptions = {}): Promise<void> {
     if (!this.#isOpen) return void (await this.closed);
     this.#isOpen = false;
+    this.#unwatch.abort();
     await this.#pool.close(options.timeout ?? DEFAULT_DRAIN_TIMEOUT);
     this.#resolveClosed(undefined);
   }
@@ -293,6 +304,7 @@ export class Channel implements Connection {
   destroy(error?: Error): void {
     if (!this.#isOpen) return;
     this.#isOpen = false;
+    this.#unwatch.abort();
     void this.#pool.close(null).then(() => this.#resolveClosed(error));
   }
 

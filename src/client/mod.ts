@@ -3,7 +3,8 @@
  * reconnect with backoff, a state to watch, goaway failover, load balancing, retries with a
  * budget, circuit breakers, broadcast. It sits above the engine and reaches it only through
  * `Connection`; how a connection is made (TCP, TLS, WebSocket, per runtime) is the `dial`
- * an adapter gives it. May import `engine/`, `wire/` and `common/`.
+ * an adapter gives it. Its endpoints may come from a `Registry` (`{ registry, service }`).
+ * May import `engine/`, `cluster/` (a registry's types), `wire/` and `common/`.
  *
  * @module
  */
@@ -13,6 +14,7 @@ export { type BreakerState, CircuitBreaker, type CircuitBreakerOptions } from ".
 export { type Endpoint, parseEndpoint, type Scheme } from "./endpoint.ts";
 export { fnv1a, HashRing } from "./hash_ring.ts";
 export type { ChannelCallOptions, ChannelOptions, Dial, DialOptions, EndpointSource } from "./options.ts";
+export { endpointsOf, type RegistrySource } from "./discovery.ts";
 export { BALANCE_POLICIES, type BalancePolicy } from "./picker.ts";
 export type { RetryPolicy } from "./retry.ts";
 export { RetryBudget, type RetryBudgetOptions } from "./retry_budget.ts";

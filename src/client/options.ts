@@ -1,4 +1,5 @@
 /** What a channel is told when it is made (ChannelOptions), and per call (ChannelCallOptions). */
+import type { RegistrySource } from "./discovery.ts";
 import type { CallOptions } from "../engine/call.ts";
 import type { Connection } from "../engine/api.ts";
 import type { ConnectionOptions } from "../engine/options.ts";
@@ -20,10 +21,17 @@ export interface DialOptions extends ConnectionOptions {
 }
 
 /** Endpoint URLs, or a function that returns them (a registry, DNS): asked again when all are down. */
-export type EndpointSource = string | readonly string[] | (() => readonly string[] | Promise<readonly string[]>);
+export type EndpointSource =
+  | string
+  | readonly string[]
+  | (() => readonly string[] | Promise<readonly string[]>)
+  | RegistrySource;
 
 export interface ChannelOptions extends ConnectionOptions {
-  /** `tcp://host:port`, `tls://host:port`, `ws://host:port/path`, `wss://…`: one, many, or a function. */
+  /**
+   * `tcp://host:port`, `tls://host:port`, `ws://host:port/path`, `wss://…`: one, many, a
+   * function, or `{ registry, service }` to follow a service's instances in a registry.
+   */
   endpoints: EndpointSource;
   /** How a connection is made; the runtime adapters' `createChannel` pass their own. */
   dial: Dial;

@@ -111,7 +111,7 @@ export function redisRegistryKit(redis: () => RedisServer, errors: unknown[]): R
 /** tests/fixtures/registrant.ts on the runtime under test: registers, renews, and is killed with SIGKILL. */
 function registrant(url: string, prefix: string, instance: Instance, ttlMs: number, ms = 30_000): Promise<Victim> {
   const [command, ...args] = commandFor(runtime, "tests/fixtures/registrant.ts");
-  const child = spawn(command, [...args, url, prefix, instance.service, instance.id, String(ttlMs)], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(command, [...args, url, prefix, instance.service, instance.id, String(ttlMs), JSON.stringify(instance.endpoints)], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   return new Promise((resolve, reject) => {
