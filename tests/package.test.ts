@@ -49,7 +49,7 @@ const REDIS = MANIFEST.devDependencies.redis;
  */
 const MAX_INSTALLED_BYTES = 10 * 1024 * 1024;
 /** Browser bundles (min + gzip), measured from the installed package; bench/bundle.ts measures the same from source. */
-const MAX_BUNDLE_GZIP = { core: 19 * 1024, typed: 38 * 1024 }; // typed: 36.3 KB with resumable streams
+const MAX_BUNDLE_GZIP = { core: 20 * 1024, typed: 38 * 1024 }; // core 19.2 KB with light transports; typed 36.3 KB with resumable streams
 
 const INSTALL_TIMEOUT = 240_000;
 const RUN_TIMEOUT = 60_000;
