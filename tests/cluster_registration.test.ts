@@ -101,6 +101,7 @@ for (const kit of kits) {
       cleanup.push(() => ghost.close({ timeout: 100 }));
       const ghostListener = (await adapter.listen(ghost, { port: 0 })) as { endpoint: string; close(): Promise<void> };
       const victim = await kit.elsewhere(registry, { service: "counted", id: "ghost", endpoints: [ghostListener.endpoint] }, 1000);
+      cleanup.push(() => victim.kill()); // also when an expectation fails first
       expect(await endpointsUntil((e) => e.length === 2)).toContain(ghostListener.endpoint);
       await victim.kill();
       await ghostListener.close();
