@@ -241,6 +241,7 @@ const prerequisites = [
   { file: "tests/registry.test.ts", ensure: ensureRedis },
   { file: "tests/cluster_emit.test.ts", ensure: ensureRedis },
   { file: "tests/cluster_registration.test.ts", ensure: ensureRedis },
+  { file: "tests/cluster_processes.test.ts", ensure: ensureRedis },
   { file: "tests/package.test.ts", ensure: ensureRedis },
 ];
 for (const { file, ensure } of prerequisites) {
