@@ -13,6 +13,7 @@
  *   node bench/run.mjs --bench=bundle  bench/bundle.ts: browser bundle sizes (esbuild; runs once, on Node)
  *   node bench/run.mjs --bench=websocket  bench/websocket.ts (weft over WebSocket vs raw WS echo vs capnweb)
  *   node bench/run.mjs --bench=channel    bench/channel.ts (a Channel's cost per call vs a bare Connection; round-robin x3)
+ *   node bench/run.mjs --bench=cluster    bench/cluster.ts (emit across instances on Redis vs a local emit; registry -> channel reaction)
  *
  * Every BENCH_* variable passes through (see bench/unary.ts, bench/typed.ts, bench/stream.ts,
  * bench/codec.ts, bench/websocket.ts).
@@ -29,7 +30,7 @@ const bin = (name) => {
   return existsSync(local) ? local : name;
 };
 
-const BENCHES = ["unary", "typed", "stream", "codec", "crc32", "compression", "websocket", "channel", "memory", "bundle"];
+const BENCHES = ["unary", "typed", "stream", "codec", "crc32", "compression", "websocket", "channel", "cluster", "memory", "bundle"];
 const args = process.argv.slice(2);
 const benchArg = args.find((a) => a.startsWith("--bench="));
 const bench = benchArg === undefined ? "unary" : benchArg.slice("--bench=".length);

@@ -1,5 +1,5 @@
 /**
- * The socket benches (bench/unary.ts, typed.ts, stream.ts, websocket.ts, channel.ts, memory.ts) still run on the
+ * The socket benches (bench/unary.ts, typed.ts, stream.ts, websocket.ts, channel.ts, cluster.ts, memory.ts) still run on the
  * runtime under test: each one once, through bench/run.mjs as a user runs it, with tiny
  * settings and --json, must print the rows it promises with positive rates. Not a
  * measurement (0.2 s per row says nothing about speed): a check that the servers start,
@@ -113,6 +113,23 @@ describe(`the socket benches on ${runtime}`, () => {
     const result = await runBench("websocket", { BENCH_ONLY: "raw:64,weft:64,capnweb:64" });
     expectRows(result, ["raw:64", "weft:64", "capnweb:64"]);
     expect(typeof result.client).toBe("string");
+  }, TEST_MS);
+
+  test("cluster: local and cross-instance emit on a Redis the bench starts, and a channel's join and leave times", async () => {
+    const result = await runBench("cluster", { BENCH_MESSAGES: "200", BENCH_PACED: "50", BENCH_CHURN: "1", BENCH_TTL_MS: "1500" });
+    const rows = result.rows as { mode: string; messagesPerSec: number; p50us: number; p99us: number; lost: number }[];
+    expect(rows.map((r) => r.mode)).toEqual(["local", "cross"]);
+    for (const row of rows) {
+      expect(row.messagesPerSec).toBeGreaterThan(0);
+      expect(row.p50us).toBeGreaterThan(0);
+      expect(row.p99us).toBeGreaterThanOrEqual(row.p50us);
+      expect(row.lost).toBe(0);
+    }
+    expect((result.ratios as { messagesPerSec: number }).messagesPerSec).toBeGreaterThan(0);
+    const registry = result.registry as { joinMs: number[]; leaveMs: number[]; failedCalls: number };
+    expect(registry.joinMs.length).toBe(1);
+    expect(registry.leaveMs.length).toBe(1);
+    expect(registry.failedCalls).toBe(0);
   }, TEST_MS);
 
   test("memory: per-connection figures for idle and called TCP and WebSocket connections", async () => {

@@ -1,6 +1,7 @@
 /**
- * The demo the README starts with, and the typed examples (examples/typed/), run on the
- * runtime under test as a newcomer would run them, and print what they promise.
+ * The demo the README starts with, the typed examples (examples/typed/) and the cluster
+ * example (examples/cluster/, which needs redis-server), run on the runtime under test as a
+ * newcomer would run them, and print what they promise.
  */
 import { describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
@@ -168,6 +169,28 @@ describe("typed examples", () => {
     // emitTo went to cy alone.
     expectInOrder(output, ["[cy] info: v2 deployed", "[cy] info: cy, your export is ready", "[cy] warn: going down"]);
     expect(output.match(/your export is ready/g)?.length).toBe(1);
+    expect(code).toBe(0);
+  }, 40_000);
+});
+
+describe("the cluster example", () => {
+  test("three instances on Bun, Deno and Node found through Redis: calls spread, an emit reaches every client once, all stopped", async () => {
+    const { code, output } = await run("examples/cluster/main.ts");
+    expect(output).toMatch(/started redis-server at redis:\/\/127\.0\.0\.1:|using Redis at /); // its own, unless REDIS_URL is set
+    for (const name of ["bun-1", "deno-1", "node-1"]) {
+      expect(output).toContain(`[${name}] listening on 127.0.0.1:`);
+      expect(output).toContain(`[a client of ${name}] news from node-1: hello, everyone`);
+    }
+    expectInOrder(output, [
+      "the channel discovered 3 instances of greeter in the registry",
+      "call 1: hello client 1, from ",
+      "call 6: hello client 6, from ",
+      "calls spread over 3 instances: bun-1 2, deno-1 2, node-1 2",
+      'node-1 emitted "hello, everyone": at once to its 2 connections, and through Redis to the other instances',
+      "every client got it exactly once: true",
+      "instances stopped; left in the registry: 0",
+      "done",
+    ]);
     expect(code).toBe(0);
   }, 40_000);
 });

@@ -241,6 +241,9 @@ const prerequisites = [
   { file: "tests/registry.test.ts", ensure: ensureRedis },
   { file: "tests/cluster_emit.test.ts", ensure: ensureRedis },
   { file: "tests/cluster_registration.test.ts", ensure: ensureRedis },
+  { file: "tests/cluster_processes.test.ts", ensure: ensureRedis },
+  { file: "tests/examples.test.ts", ensure: ensureRedis },
+  { file: "tests/bench_smoke.test.ts", ensure: ensureRedis },
   { file: "tests/package.test.ts", ensure: ensureRedis },
 ];
 for (const { file, ensure } of prerequisites) {
