@@ -210,6 +210,32 @@ describe("typed events", () => {
     await t.close();
   });
 
+  test("emitTo(name) reaches the connections joined to it; leave() and a closed connection stop it", async () => {
+    const t = await eventPair();
+    const first: unknown[] = [];
+    const markers: number[] = [];
+    t.api.notice.subscribe((notice) => first.push(notice));
+    t.api.marker.subscribe((n) => markers.push(n));
+    const other = [...t.server.connections].find((c) => c !== t.serverSide)!;
+    t.served.join(t.serverSide, "user:ann");
+    t.served.join(other, "room:1");
+    t.served.join(t.serverSide, "room:1");
+    expect(t.served.emitTo("user:ann").notice({ text: "for ann" })).toBe(1);
+    expect(t.served.emitTo("room:1").notice({ text: "for the room" })).toBe(2);
+    t.served.leave(t.serverSide, "room:1");
+    expect(t.served.emitTo("room:1").notice({ text: "ann left" })).toBe(1);
+    expect(t.served.emitTo("nobody").notice({ text: "?" })).toBe(0);
+    expect(() => t.served.join(t.serverSide, "")).toThrow(TypeError);
+    t.served.emit.marker(1);
+    await until(() => markers.length === 1, 2000, "delivery");
+    expect(first).toEqual([{ text: "for ann" }, { text: "for the room" }]);
+    await t.second.close();
+    await until(() => !other.isOpen, 2000, "the second connection to close");
+    await new Promise((resolve) => setTimeout(resolve, 10)); // its closed promise settles
+    expect(t.served.emitTo("room:1").notice({ text: "empty room" })).toBe(0);
+    await t.close();
+  });
+
   test("unsubscribing stops delivery; other subscriptions go on", async () => {
     const t = await eventPair();
     const kept: unknown[] = [];

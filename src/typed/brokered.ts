@@ -14,6 +14,8 @@
  *   and each instance pushes them in the order its subscription delivers them.
  * - A `gap` in the subscription (the broker lost events, or this instance fell behind its
  *   retention) is reported to `onError`; the pushes it stands for are not replayed.
+ * - `emitTo(name)` travels the same way with the name on it; each instance pushes it to its
+ *   own connections joined to that name (presence.ts), so it reaches them wherever they are.
  * - Events cross as JSON (the data as the emitter got it; each instance validates it again
  *   against its own router), so event data that crosses instances must be JSON.
  */
@@ -37,7 +39,12 @@ interface Carried {
   /** The event's path in the router. */
   readonly e: string;
   readonly d: unknown;
+  /** For `emitTo(name)`: only the connections that joined this name get it. */
+  readonly t?: string;
 }
+
+/** Pushes an event that came from another instance to this one's connections (all, or those of `to`). */
+export type Deliver = (path: string, data: unknown, to: string | undefined) => void;
 
 /** Publishes this instance's emits and pushes every other instance's to this instance's connections. */
 export class BrokeredEvents {
@@ -49,7 +56,7 @@ export class BrokeredEvents {
   /** Resolves once other instances' emits reach this one. */
   readonly ready: Promise<void>;
 
-  constructor(options: BrokerOptions, deliver: (path: string, data: unknown) => void) {
+  constructor(options: BrokerOptions, deliver: Deliver) {
     this.#broker = options.broker;
     this.#topic = options.topic ?? "weft.events";
     this.#onError = options.onError ?? (() => {});
@@ -58,11 +65,12 @@ export class BrokeredEvents {
     this.#receive(subscription, deliver).catch(this.#onError);
   }
 
-  /** Publishes an emit that has been validated and pushed here (never throws). */
-  publish(path: string, data: unknown): void {
+  /** Publishes an emit (to everyone, or to the connections joined to `to`) that has been validated and pushed here (never throws). */
+  publish(path: string, data: unknown, to?: string): void {
     let bytes: Uint8Array;
     try {
-      bytes = json.encode({ o: this.#origin, e: path, d: data } satisfies Carried);
+      const carried: Carried = to === undefined ? { o: this.#origin, e: path, d: data } : { o: this.#origin, e: path, d: data, t: to };
+      bytes = json.encode(carried);
     } catch (error) {
       this.#onError(new RpcError("invalid_argument", `event "${path}" cannot cross instances (its data must be JSON)`, { cause: error }));
       return;
@@ -75,7 +83,7 @@ export class BrokeredEvents {
     this.#stop.abort();
   }
 
-  async #receive(deliveries: AsyncIterable<BrokerDelivery>, deliver: (path: string, data: unknown) => void): Promise<void> {
+  async #receive(deliveries: AsyncIterable<BrokerDelivery>, deliver: Deliver): Promise<void> {
     for await (const delivery of deliveries) {
       if (delivery.kind === "gap") {
         this.#onError(new RpcError("data_loss", `events of other instances may have been missed after ${delivery.after}`));
@@ -84,7 +92,7 @@ export class BrokeredEvents {
       try {
         const carried = json.decode(delivery.data) as Carried;
         if (carried.o === this.#origin) continue;
-        deliver(carried.e, carried.d);
+        deliver(carried.e, carried.d, typeof carried.t === "string" ? carried.t : undefined);
       } catch (error) {
         this.#onError(error);
       }

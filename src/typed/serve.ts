@@ -13,6 +13,7 @@ import { readableFrom, toAsyncIterator } from "../common/streams.ts";
 import { Context, type Middleware, runMiddleware } from "./context.ts";
 import { type Emitter, emitter, emitterOf, eventSender } from "./events.ts";
 import { BrokeredEvents, type BrokerOptions } from "./brokered.ts";
+import { Presence } from "./presence.ts";
 import type { AnyProcedure, InputStream, Schema } from "./procedure.ts";
 import { isProcedure } from "./procedure.ts";
 import { flatten, type Route, type Router } from "./router.ts";
@@ -67,8 +68,18 @@ export interface Served<R> {
    * a Server target (or to the one Connection) and returns how many it went to.
    */
   readonly emit: Emitter<R>;
-  /** The router's events, pushed to one connection of the server. */
-  emitTo(connection: Connection): Emitter<R>;
+  /**
+   * The router's events, pushed to one connection of the server, or to every connection joined
+   * to a name (`join`), on this instance and, with a broker, on every other. Returns how many
+   * connections of this instance it went to.
+   */
+  emitTo(target: Connection | string): Emitter<R>;
+  /** `connection` answers to `name` (a user id, a room) for `emitTo(name)`, until it leaves it or closes. */
+  join(connection: Connection, name: string): void;
+  /** `connection` no longer answers to `name`. */
+  leave(connection: Connection, name: string): void;
+  /** An id naming `connection` on every instance (it joins it): `emitTo(id)` reaches it from any of them. */
+  idOf(connection: Connection): string;
   /** Resolves once other instances' emits reach this one (with a broker; at once without). */
   readonly ready: Promise<void>;
   /** Stops receiving other instances' emits (with a broker; nothing to stop without). Local emits go on. */
@@ -127,17 +138,29 @@ export function serve<const R extends Router, C = Context>(
   const everyone = (): Iterable<Connection> => server.connections ?? [target as unknown as Connection];
   const push = server.pushTo?.bind(server);
   const local = eventSender(table, everyone, push);
+  const presence = new Presence();
+  // The name a named send goes to: set just before each (synchronous) send.
+  let named = "";
+  const localNamed = eventSender(table, () => presence.connections(named), push);
+  const sendLocal = (path: string, data: unknown, to: string | undefined): number => {
+    if (to === undefined) return local(path, data);
+    named = to;
+    return localNamed(path, data);
+  };
   const brokerOptions = options.broker === undefined ? undefined : "publish" in options.broker ? { broker: options.broker } : options.broker;
-  const brokered = brokerOptions === undefined ? undefined : new BrokeredEvents(brokerOptions, local);
-  const send = brokered === undefined ? local : (path: string, data: unknown): number => {
-    const sent = local(path, data); // validates first: an invalid event is thrown here and published nowhere
-    brokered.publish(path, data);
+  const brokered = brokerOptions === undefined ? undefined : new BrokeredEvents(brokerOptions, sendLocal);
+  const sender = (to: string | undefined) => (path: string, data: unknown): number => {
+    const sent = sendLocal(path, data, to); // validates first: an invalid event is thrown here and published nowhere
+    brokered?.publish(path, data, to);
     return sent;
   };
   return {
     routes: table,
-    emit: emitterOf<R>(send),
-    emitTo: (connection) => emitter<R>(table, () => [connection], push),
+    emit: emitterOf<R>(sender(undefined)),
+    emitTo: (target) => typeof target === "string" ? emitterOf<R>(sender(target)) : emitter<R>(table, () => [target], push),
+    join: (connection, name) => presence.join(connection, name),
+    leave: (connection, name) => presence.leave(connection, name),
+    idOf: (connection) => presence.idOf(connection),
     ready: brokered?.ready ?? Promise.resolve(),
     close: () => brokered?.close(),
   };
