@@ -12,8 +12,11 @@ const NOBODY: readonly Connection[] = [];
 export class Presence {
   readonly #byName = new Map<string, Set<Connection>>();
   readonly #byConnection = new WeakMap<Connection, Set<string>>();
-  /** This instance's prefix of connection ids: unique across instances. */
-  readonly #instance = crypto.randomUUID();
+  /**
+   * This instance's prefix of connection ids, unique across instances. Made on first use: a
+   * Worker may not generate random values at global scope, where `serve()` usually runs.
+   */
+  #instance: string | undefined;
   readonly #ids = new WeakMap<Connection, string>();
   #nextId = 0;
 
@@ -24,6 +27,7 @@ export class Presence {
   idOf(connection: Connection): string {
     let id = this.#ids.get(connection);
     if (id === undefined) {
+      this.#instance ??= crypto.randomUUID();
       this.#ids.set(connection, id = `${this.#instance}/${++this.#nextId}`);
       this.join(connection, id);
     }
