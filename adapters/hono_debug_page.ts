@@ -26,6 +26,7 @@ export function debugPageHtml(parts: PageParts): string {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
 <title>${escapeHtml(parts.title)} · debug</title>
 <style>
   :root { color-scheme: light dark; --fg: #1d2330; --muted: #6b7385; --line: #e3e6ec; --bg: #fff; --panel: #f7f8fa; --accent: #3a5ccc; --bad: #c0392b; --ok: #2e8b57; }

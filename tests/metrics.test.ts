@@ -299,7 +299,7 @@ describe("hono routes", () => {
     expect(html).toContain("greet");
     expect(html).toContain('"shape":"serverStream"');
     expect(html).toContain("/debug/events");
-    expect(html).not.toMatch(/<(script|link|img)[^>]+(src|href)=/); // self-contained: nothing to fetch but its events
+    expect(html).not.toMatch(/<(script|link|img)[^>]+(src|href)="(?!data:)/); // self-contained: nothing to fetch but its events
     const snapshot = await (await app.request("/debug/snapshot.json", good)).json();
     expect(snapshot.procedures.map((p: { name: string }) => p.name)).toContain("greet");
   });
