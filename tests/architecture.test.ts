@@ -73,6 +73,7 @@ const MAY_IMPORT: Record<string, string[]> = {
   transports: ["engine", "wire", "common"],
   client: ["engine", "cluster", "wire", "common"],
   typed: ["client", "engine", "cluster", "codec", "wire", "common"],
+  metrics: ["typed", "engine", "common"],
 };
 
 const layerOf = (file: string) => /^src\/([^/]+)\//.exec(file)?.[1];
@@ -102,6 +103,12 @@ describe("architecture", () => {
       const b = layerOf(to)!;
       return a !== b && !MAY_IMPORT[a].includes(b);
     }).map(({ from, to }) => `${from} -> ${to}`);
+    expect(wrong).toEqual([]);
+  });
+
+  test("nothing in src/ imports metrics/ but metrics/ itself (adapters and mod.ts may)", () => {
+    const wrong = EDGES.filter(({ from, to }) => to.startsWith("src/metrics/") && from.startsWith("src/") && !from.startsWith("src/metrics/"))
+      .map(({ from, to }) => `${from} -> ${to}`);
     expect(wrong).toEqual([]);
   });
 

@@ -138,4 +138,15 @@ describe("hooks", () => {
     expect(errors.map((e) => (e as Error).message)).toEqual(["hook broke"]);
     expect(str((await pair.client.request(1, text("b"))).payload)).toBe("b");
   });
+
+  test("a connection counts the bytes it read and wrote: what one side wrote, the other read", async () => {
+    const pair = await pairWith({}, {});
+    expect(pair.client.bytes.read).toBeGreaterThanOrEqual(0);
+    const before = { written: pair.client.bytes.written, read: pair.client.bytes.read };
+    expect(str((await pair.client.request(1, text("x".repeat(1000)))).payload)).toBe("x".repeat(1000));
+    expect(pair.client.bytes.written - before.written).toBeGreaterThanOrEqual(1000 + 16); // the payload and a header at least
+    expect(pair.client.bytes.read - before.read).toBeGreaterThanOrEqual(1000 + 16);
+    await until(() => pair.serverSide.bytes.read === pair.client.bytes.written, 2000, "the server to read all the client wrote");
+    await until(() => pair.client.bytes.read === pair.serverSide.bytes.written, 2000, "the client to read all the server wrote");
+  });
 });

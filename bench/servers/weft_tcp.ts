@@ -7,8 +7,13 @@
  *
  *   bun bench/servers/weft_tcp.ts | deno run -A bench/servers/weft_tcp.ts
  *   node --import tsx bench/servers/weft_tcp.ts
+ *
+ * BENCH_STATS=1 gives the Server a stats collector's hooks (src/metrics/stats.ts), to measure
+ * what instrumentation costs.
  */
+import process from "node:process";
 import { Server } from "../../mod.ts";
+import { Stats } from "../../src/metrics/mod.ts";
 import { serve } from "../../src/typed/mod.ts";
 import { loadAdapter } from "../harness/adapters.ts";
 import { announcePort, exitWithParent } from "../harness/children.ts";
@@ -19,6 +24,7 @@ import { typedRoutes } from "./typed_routes.ts";
 const { listen } = await loadAdapter();
 const server = new Server({
   onError: (error) => console.error("weft_tcp:", error),
+  hooks: process.env.BENCH_STATS === "1" ? new Stats({ router: typedRoutes }).hooks : undefined,
 });
 server.handle(ECHO_CMD, (request) => request.payload);
 const STREAM_PAYLOAD = makePayload();

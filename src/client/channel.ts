@@ -173,6 +173,15 @@ export class Channel implements Connection {
     for (const s of this.#pool.subchannels) bytes += s.connection?.unsentBytes ?? 0;
     return bytes;
   }
+  /** Over the endpoints' current connections only. */
+  get bytes(): { read: number; written: number } {
+    const bytes = { read: 0, written: 0 };
+    for (const s of this.#pool.subchannels) {
+      bytes.read += s.connection?.bytes.read ?? 0;
+      bytes.written += s.connection?.bytes.written ?? 0;
+    }
+    return bytes;
+  }
   async drained(bytes: number): Promise<void> {
     await Promise.all(this.#pool.subchannels.map((s) => s.connection?.drained(bytes)));
   }

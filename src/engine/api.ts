@@ -54,6 +54,8 @@ export interface Connection {
   readonly inFlight: { calls: number; requests: number };
   /** Bytes written to this connection that the peer has not taken yet (its backlog). */
   readonly unsentBytes: number;
+  /** Bytes read from the peer so far, and bytes of the frames written to it (for instrumentation). */
+  readonly bytes: { read: number; written: number };
   /**
    * Resolves once at most `bytes` written to this connection are not yet taken by the peer,
    * or the connection is closed: for a producer that must not run ahead of a slow reader.

@@ -34,23 +34,22 @@ import { CLOSED, CLOSING, Link, OPEN } from "./link.ts";
 import { Liveness } from "./liveness.ts";
 import { ReadPacing } from "./read_pacing.ts";
 import { Mux } from "./mux.ts";
-import type { CloseOptions, ConnectionOptions, Role } from "./options.ts";
+import type { CloseOptions, ConnectionConstructor, ConnectionOptions, Role } from "./options.ts";
 import type { Response } from "./response.ts";
 import { Sender } from "./sender.ts";
 import { Serving } from "./serving.ts";
 import type { ByteReader, Transport } from "./transport.ts";
 
-export type { CloseOptions, ConnectionOptions, Role } from "./options.ts";
+export type { CloseOptions, ConnectionConstructor, ConnectionOptions, Role } from "./options.ts";
 
 const EMPTY = new Uint8Array(0);
 
 /**
- * Frames decoded from one chunk before the read loop lets handlers and callers run (and their
- * frames flush). Under load the two ends play ping-pong with batches of frames: decoding a
- * batch whole before writing anything, each end would idle while the other works.
- * Handing the peer its first replies after a slice overlaps the two; but each slice costs a write,
- * which on loopback also runs the receiver's TCP work (30% of a Node server's time).
- * 32 gives 1.2-1.3x the calls/s of 16 at 64 in flight (24 and 48 the same, 64 less; bench/unary.ts).
+ * Frames decoded from one chunk before the read loop lets handlers and callers run (and their frames flush). Under
+ * load the two ends play ping-pong with batches of frames: decoding a batch whole before writing anything, each end
+ * would idle while the other works. Handing the peer its first replies after a slice overlaps the two; but each slice
+ * costs a write, which on loopback also runs the receiver's TCP work (30% of a Node server's time). 32 gives 1.2-1.3x
+ * the calls/s of 16 at 64 in flight (24 and 48 the same, 64 less; bench/unary.ts).
  */
 const SLICE_FRAMES = 32;
 
@@ -201,6 +200,11 @@ class ConnectionEngine implements ConnectionShape {
     return writer.unsent + writer.pending;
   }
 
+  /** Bytes read from the peer so far, and bytes of the frames written to it (some may not have left yet). */
+  get bytes(): { read: number; written: number } {
+    return { read: this.#link.bytesRead, written: this.#link.writer.written };
+  }
+
   /** Resolves once at most `bytes` written here are not yet taken by the peer (or it closed). */
   drained(bytes: number): Promise<void> {
     return this.#link.writer.drained(bytes);
@@ -309,6 +313,7 @@ class ConnectionEngine implements ConnectionShape {
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
+        this.#link.bytesRead += value.length;
         if (liveness.intervalMs > 0) liveness.heard();
         writer.newTurn();
         let rest = value;
@@ -404,11 +409,6 @@ class ConnectionEngine implements ConnectionShape {
       // An error hook that throws must not take the connection down with it.
     }
   }
-}
-
-/** What `new Connection(...)` takes: a transport, which end this is, and the options. */
-export interface ConnectionConstructor {
-  new (transport: Transport, role: Role, options?: ConnectionOptions): ConnectionShape;
 }
 
 /**

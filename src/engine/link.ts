@@ -30,6 +30,8 @@ export class Link {
   extended = false;
   /** The weft version agreed with the peer; 0 while (or if) it speaks plain qrpc. */
   version = 0;
+  /** Bytes read from the peer so far (the read loop adds each chunk's). */
+  bytesRead = 0;
   /** Client: WeftHello on its frames until it hears whether its server speaks weft. */
   helloBit = 0;
   /** Set once the peer announced it is going away (GOAWAY): new calls are refused. */

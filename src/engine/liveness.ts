@@ -14,6 +14,9 @@ export function agreedInterval(mine: number, theirs: number): number {
   return mine > 0 && theirs > 0 ? Math.min(mine, theirs) : 0;
 }
 
+/** What closes a connection whose peer went silent: instrumentation counts these as heartbeat losses. */
+export class HeartbeatLost extends Error {}
+
 export class Liveness {
   readonly #sender: Sender;
   readonly #onDead: (error: Error) => void;
@@ -39,7 +42,7 @@ export class Liveness {
     this.#timer = setInterval(() => {
       const silentFor = performance.now() - this.#lastHeard;
       if (silentFor > 3 * intervalMs) {
-        this.#onDead(new Error(`no frame from the peer for ${Math.round(silentFor)} ms (heartbeat every ${intervalMs} ms)`));
+        this.#onDead(new HeartbeatLost(`no frame from the peer for ${Math.round(silentFor)} ms (heartbeat every ${intervalMs} ms)`));
         return;
       }
       this.#sender.control(Op.Ping, EMPTY);

@@ -3,11 +3,17 @@
  * Both ends take the same options; a few only mean something on one side (marked).
  */
 import type { CompressionFormat } from "../wire/compression.ts";
-import type { Connection, Mux } from "./api.ts";
+import type { Connection, Mux, Role } from "./api.ts";
 import type { Hooks } from "./hooks.ts";
 import type { RateLimitOptions } from "./rate_limit.ts";
+import type { Transport } from "./transport.ts";
 
 export type { CloseOptions, Role } from "./api.ts";
+
+/** What `new Connection(...)` takes: a transport, which end this is, and the options. */
+export interface ConnectionConstructor {
+  new (transport: Transport, role: Role, options?: ConnectionOptions): Connection;
+}
 
 export interface ConnectionOptions extends RateLimitOptions {
   /** Handlers for requests and pushes from the peer. Default: a new, empty mux. */

@@ -59,6 +59,8 @@ export class FrameWriter {
   #idle: (() => void) | null = null;
   /** Bytes handed to the stream whose write has not completed: what the peer has yet to take. */
   unsent = 0;
+  /** Bytes of every frame encoded so far (for instrumentation: one add per frame). */
+  written = 0;
   /** The size of each write not completed yet, oldest first (writes complete in order). */
   #sizes: number[] = [];
   #sizesHead = 0;
@@ -170,6 +172,7 @@ export class FrameWriter {
 
   /** Schedules the flush of what was just encoded. */
   #written(bytes: number): void {
+    this.written += bytes;
     this.#pendingBytes += bytes;
     if (this.#scheduled) {
       if (this.#batching && this.#pendingBytes >= BATCH_BYTES) this.flush();
