@@ -2,11 +2,14 @@
  * The debug page (adapters/hono_debug.ts) in a real browser: a server on the runtime under
  * test serves it on a Hono app beside weft, headless Chromium opens it, the test makes a call
  * over TCP, and the page shows it live (the procedure's row reads 1 call) through its
- * server-sent events. The screenshot goes to docs/images/debug-page.png, for the README.
+ * server-sent events. The screenshot goes to the temporary folder (the path is printed);
+ * WEFT_DEBUG_SCREENSHOT=docs/images/debug-page.png refreshes the README's.
  *
  * Chromium is driven from a Node child (tests/support/debug_page_driver.mjs), as in
  * browser.test.ts; without /usr/bin/chromium (WEFT_CHROMIUM) the test is skipped, saying so.
  */
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, statSync } from "node:fs";
@@ -21,7 +24,7 @@ import { adapter, runtime } from "./support/runtime.ts";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
 const CHROMIUM = process.env.WEFT_CHROMIUM ?? "/usr/bin/chromium";
-const SCREENSHOT = process.env.WEFT_DEBUG_SCREENSHOT ?? `${root}docs/images/debug-page.png`;
+const SCREENSHOT = process.env.WEFT_DEBUG_SCREENSHOT ?? join(tmpdir(), `weft-debug-page-${runtime}.png`);
 const PAGE_MS = 20_000;
 
 const api = router({
