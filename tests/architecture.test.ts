@@ -73,6 +73,7 @@ const MAY_IMPORT: Record<string, string[]> = {
   transports: ["engine", "wire", "common"],
   client: ["engine", "cluster", "wire", "common"],
   typed: ["client", "engine", "cluster", "codec", "wire", "common"],
+  otel: ["typed", "client", "engine", "cluster", "codec", "wire", "common"],
 };
 
 const layerOf = (file: string) => /^src\/([^/]+)\//.exec(file)?.[1];
@@ -103,6 +104,13 @@ describe("architecture", () => {
       return a !== b && !MAY_IMPORT[a].includes(b);
     }).map(({ from, to }) => `${from} -> ${to}`);
     expect(wrong).toEqual([]);
+  });
+
+  test("only src/otel/ imports @opentelemetry/api (an optional peer): the root and every other entry load without it", () => {
+    const importers = FILES.filter((file) => /from\s+["']@opentelemetry\/|import\(\s*["']@opentelemetry\//.test(readFileSync(join(ROOT, file), "utf8")));
+    expect(importers.filter((file) => !file.startsWith("src/otel/"))).toEqual([]);
+    expect(importers).toContain("src/otel/mod.ts");
+    expect(EDGES.filter(({ from, to }) => !from.startsWith("src/otel/") && to.startsWith("src/otel/")).map(({ from, to }) => `${from} -> ${to}`)).toEqual([]);
   });
 
   test("no import cycle, type-only imports included", () => {
