@@ -74,6 +74,7 @@ const MAY_IMPORT: Record<string, string[]> = {
   client: ["engine", "cluster", "wire", "common"],
   typed: ["client", "engine", "cluster", "codec", "wire", "common"],
   metrics: ["typed", "engine", "common"],
+  otel: ["typed", "client", "engine", "cluster", "codec", "wire", "common"],
 };
 
 const layerOf = (file: string) => /^src\/([^/]+)\//.exec(file)?.[1];
@@ -110,6 +111,13 @@ describe("architecture", () => {
     const wrong = EDGES.filter(({ from, to }) => to.startsWith("src/metrics/") && from.startsWith("src/") && !from.startsWith("src/metrics/"))
       .map(({ from, to }) => `${from} -> ${to}`);
     expect(wrong).toEqual([]);
+  });
+
+  test("only src/otel/ imports @opentelemetry/api (an optional peer): the root and every other entry load without it", () => {
+    const importers = FILES.filter((file) => /from\s+["']@opentelemetry\/|import\(\s*["']@opentelemetry\//.test(readFileSync(join(ROOT, file), "utf8")));
+    expect(importers.filter((file) => !file.startsWith("src/otel/"))).toEqual([]);
+    expect(importers).toContain("src/otel/mod.ts");
+    expect(EDGES.filter(({ from, to }) => !from.startsWith("src/otel/") && to.startsWith("src/otel/")).map(({ from, to }) => `${from} -> ${to}`)).toEqual([]);
   });
 
   test("no import cycle, type-only imports included", () => {

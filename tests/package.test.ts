@@ -12,7 +12,8 @@
  *         entry point type-checked on its own, and `deno publish --dry-run`
  *
  * On each runtime, `@weft/rpc/redis` runs with its optional peer `redis` installed beside it
- * (cluster.mjs), against a redis-server started for this file.
+ * (cluster.mjs), against a redis-server started for this file; `@weft/rpc/otel` runs with its
+ * optional peer `@opentelemetry/api` (otel.mjs) on Node, Bun and Deno (npm-installed node_modules).
  *
  * Each runtime's pass of the suite runs its own rows. Needs the npm registry (for the
  * package's dependencies), as `npm ci` does.
@@ -42,6 +43,13 @@ const SPEC = `${MANIFEST.name}@${MANIFEST.version}`;
 const PEERS = MANIFEST.peerDependencies;
 /** The optional peer as the consumers install it: the version weft is developed against (Deno takes no `||` range). */
 const REDIS = MANIFEST.devDependencies.redis;
+/** @weft/rpc/otel's optional peer, as its users install it beside the package. */
+const OTEL_API = MANIFEST.devDependencies["@opentelemetry/api"];
+
+/** The user-facing check of one run of otel.mjs: calls go through; a context made active travels as traceparent. */
+function expectTraced(result: Record<string, unknown>): void {
+  expect(result).toEqual({ noSdk: "none", propagated: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" });
+}
 
 /**
  * What `npm install @weft/rpc` puts on disk, its dependencies and its peer (valibot) included.
@@ -176,6 +184,7 @@ describe.if(runtime === "node")("the package on Node", () => {
       "package.json": packageJson({
         [MANIFEST.name]: MANIFEST.version,
         redis: REDIS, // the optional peer, for cluster.mjs
+        "@opentelemetry/api": OTEL_API, // the optional peer, for otel.mjs
         hono: "^4.13.0", // types_hono.ts makes an app of its own
         "@types/node": "^20.0.0",
         typescript: "~5.9.0",
@@ -192,6 +201,10 @@ describe.if(runtime === "node")("the package on Node", () => {
   test("@weft/rpc/redis with the optional peer installed: a Redis broker and registry, and the memory broker", async () => {
     const ran = await run(process.execPath, ["cluster.mjs"], { cwd: dir, env: { REDIS_URL: redis!.url } });
     expectClustered(resultOf(ran, "node cluster.mjs"));
+  }, RUN_TIMEOUT);
+
+  test("@weft/rpc/otel with its optional peer @opentelemetry/api installed (no SDK): calls go through, trace context travels", async () => {
+    expectTraced(resultOf(await run(process.execPath, ["otel.mjs"], { cwd: dir }), "node otel.mjs"));
   }, RUN_TIMEOUT);
 
   test("require() from CommonJS loads the ESM package (Node 20.19+ and 22.12+)", async () => {
@@ -268,6 +281,7 @@ describe.if(runtime === "node")("the package on Node", () => {
     const installed = readdirSync(join(bare, "node_modules")).filter((name) => !name.startsWith("."));
     expect(installed).toContain("valibot"); // the peer comes along
     expect(installed).toContain("hono"); // the WebSocket listeners need it, on every runtime
+    expect(installed).not.toContain("@opentelemetry"); // an optional peer: only @weft/rpc/otel needs it
     const bytes = bytesUnder(join(bare, "node_modules"));
     console.log(`installed: ${(bytes / 1024 / 1024).toFixed(2)} MiB (${installed.join(", ")})`);
     expect(bytes).toBeLessThan(MAX_INSTALLED_BYTES);
@@ -313,12 +327,13 @@ describe.if(runtime === "node")("the package on Node", () => {
 describe.if(runtime === "bun")("the package on Bun", () => {
   test("bun install, then bun runs the program: typed calls, a stream and an event over TCP and WebSocket", async () => {
     const dir = project("bun", {
-      "package.json": packageJson({ [MANIFEST.name]: MANIFEST.version, redis: REDIS }),
+      "package.json": packageJson({ [MANIFEST.name]: MANIFEST.version, redis: REDIS, "@opentelemetry/api": OTEL_API }),
     });
     ok(await run(process.execPath, ["install"], { cwd: dir, timeout: INSTALL_TIMEOUT }), "bun install");
     const result = resultOf(await run(process.execPath, ["main.mjs"], { cwd: dir }), "bun main.mjs");
     expectExercised(result, "bun", "src/transports/websocket_client.js");
     expectClustered(resultOf(await run(process.execPath, ["cluster.mjs"], { cwd: dir, env: { REDIS_URL: redis!.url } }), "bun cluster.mjs"));
+    expectTraced(resultOf(await run(process.execPath, ["otel.mjs"], { cwd: dir }), "bun otel.mjs"));
   }, INSTALL_TIMEOUT);
 });
 
@@ -346,7 +361,7 @@ describe.if(runtime === "deno")("the package on Deno", () => {
 
   test("bare imports through an npm-installed node_modules", async () => {
     const dir = project("deno-manual", {
-      "package.json": packageJson({ [MANIFEST.name]: MANIFEST.version, redis: REDIS }),
+      "package.json": packageJson({ [MANIFEST.name]: MANIFEST.version, redis: REDIS, "@opentelemetry/api": OTEL_API }),
       "deno.json": JSON.stringify({ nodeModulesDir: "manual" }),
     });
     ok(await run("npm", ["install", "--no-audit", "--no-fund"], { cwd: dir, timeout: INSTALL_TIMEOUT }), "npm install");
@@ -354,6 +369,8 @@ describe.if(runtime === "deno")("the package on Deno", () => {
     expectExercised(resultOf(ran, "deno run main.mjs"), "deno", "adapters/deno_websocket_client.js");
     const clustered = await run(process.execPath, ["run", "-A", "cluster.mjs"], { cwd: dir, env: { DENO_DIR: denoDir(), REDIS_URL: redis!.url }, timeout: INSTALL_TIMEOUT });
     expectClustered(resultOf(clustered, "deno run cluster.mjs"));
+    const traced = await run(process.execPath, ["run", "-A", "otel.mjs"], { cwd: dir, env: { DENO_DIR: denoDir() }, timeout: INSTALL_TIMEOUT });
+    expectTraced(resultOf(traced, "deno run otel.mjs"));
   }, INSTALL_TIMEOUT);
 
   test("JSR: every entry point in deno.json type-checks on its own", async () => {
