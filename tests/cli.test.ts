@@ -1,15 +1,19 @@
 /**
  * The `weft` command line (cli/), run as a child process on the runtime under test, against
  * a real server started here: a typed router served with reflection, and a raw cmd handler,
- * over TCP (and one WebSocket listener). Every child is killed if it outlives its timeout.
+ * over TCP (and one WebSocket listener, and one TLS listener with a CA made for the test). Every child is killed if it outlives its timeout.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as v from "valibot";
 import { RpcError, Server } from "../mod.ts";
 import { bidi, clientStream, router, serve, serverStream, unary } from "../src/typed/mod.ts";
 import { adapter, commandFor, runtime } from "./support/runtime.ts";
+import { testCertificates } from "./support/tls.ts";
 import type { TcpListener } from "../adapters/options.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
@@ -168,6 +172,24 @@ describe("weft command line", () => {
     const overWs = await weft(["call", wsUrl, "hello", '{"name":"ws"}']);
     expectExit(overWs, 0);
     expect(jsonLines(overWs)).toEqual(["hello, ws"]);
+  }, 2 * CHILD_TIMEOUT);
+
+  test("call over tls:// trusting --ca; without it the certificate is refused (exit 3)", async () => {
+    const tls = testCertificates();
+    const secure = await adapter.listen(server, { tls: { cert: tls.cert, key: tls.key } });
+    try {
+      const caFile = join(mkdtempSync(join(tmpdir(), "weft-cli-")), "ca.pem");
+      writeFileSync(caFile, tls.ca);
+      const secureUrl = `tls://127.0.0.1:${secure.port}`;
+      const ran = await weft(["call", secureUrl, "hello", '{"name":"tls"}', "--ca", caFile]);
+      expectExit(ran, 0);
+      expect(jsonLines(ran)).toEqual(["hello, tls"]);
+      const untrusted = await weft(["call", secureUrl, "hello", '{"name":"tls"}']);
+      expectExit(untrusted, 3);
+      expect(untrusted.stderr).toContain(secureUrl);
+    } finally {
+      await secure.close();
+    }
   }, 2 * CHILD_TIMEOUT);
 
   test("call --codec msgpack", async () => {
