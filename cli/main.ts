@@ -11,7 +11,7 @@ import { bench } from "./bench.ts";
 import { call } from "./call.ts";
 import type { Command } from "./command.ts";
 import { describe } from "./describe.ts";
-import { EXIT_CODES_HELP, exitOf, ExitCode, usage } from "./errors.ts";
+import { CliError, EXIT_CODES_HELP, exitOf, ExitCode, usage } from "./errors.ts";
 import { list } from "./list.ts";
 import { raw } from "./raw.ts";
 
@@ -40,9 +40,13 @@ ${EXIT_CODES_HELP}`;
 export async function main(argv: readonly string[]): Promise<number> {
   const [name, ...rest] = argv;
   try {
-    if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    if (name === undefined) {
+      process.stderr.write(`${HELP}\n`);
+      return ExitCode.invalidInput;
+    }
+    if (name === "--help" || name === "-h" || name === "help") {
       process.stdout.write(`${HELP}\n`);
-      return name === undefined ? ExitCode.invalidInput : ExitCode.ok;
+      return ExitCode.ok;
     }
     const command = COMMANDS.find((c) => c.name === name);
     if (command === undefined) throw usage(`unknown command "${name}" (the commands: ${COMMANDS.map((c) => c.name).join(", ")})`);
@@ -54,9 +58,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     return ExitCode.ok;
   } catch (error) {
     const { code, message } = exitOf(error);
-    process.stderr.write(`weft${name === undefined ? "" : ` ${name}`}: ${message}\n`);
-    if (code === ExitCode.invalidInput && !(error instanceof Error && error.name === "RpcError")) {
-      process.stderr.write(`(see "weft ${name ?? ""} --help")\n`.replace("weft  --help", "weft --help"));
+    const known = COMMANDS.some((c) => c.name === name);
+    process.stderr.write(`weft${known ? ` ${name}` : ""}: ${message}\n`);
+    // A usage mistake (not the server's invalid_argument) points at the help.
+    if (error instanceof CliError && code === ExitCode.invalidInput) {
+      process.stderr.write(`(see "weft${known ? ` ${name}` : ""} --help")\n`);
     }
     return code;
   }
