@@ -194,10 +194,12 @@ describe.if(runtime === "node")("the package on Node", () => {
     expectClustered(resultOf(ran, "node cluster.mjs"));
   }, RUN_TIMEOUT);
 
-  test("the weft bin: npx weft --help and node_modules/.bin/weft run on plain Node, and dial through the built adapters", async () => {
-    const viaNpx = ok(await run("npx", ["--no-install", "weft", "--help"], { cwd: dir }), "npx weft --help");
-    expect(viaNpx.stdout).toContain("Usage: weft COMMAND URL");
-    expect(viaNpx.stdout).toContain("Exit codes:");
+  test("the weft bin: npx @weft/rpc, npx weft and node_modules/.bin/weft run on plain Node, and dial through the built adapters", async () => {
+    for (const name of [MANIFEST.name, "weft"]) {
+      const viaNpx = ok(await run("npx", ["--no-install", name, "--help"], { cwd: dir }), `npx ${name} --help`);
+      expect(viaNpx.stdout).toContain("Usage: weft COMMAND URL");
+      expect(viaNpx.stdout).toContain("Exit codes:");
+    }
     const bin = join(dir, "node_modules", ".bin", "weft");
     const help = ok(await run(bin, ["call", "--help"], { cwd: dir }), "weft call --help");
     expect(help.stdout).toContain("Usage: weft call URL");
