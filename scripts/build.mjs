@@ -5,7 +5,7 @@
 //
 //   node scripts/build.mjs
 import { spawnSync } from "node:child_process";
-import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -51,4 +51,11 @@ if (leftovers.length > 0) {
   console.error(`build: ${leftovers.length} relative ".ts" import(s) left in dist/:\n  ${leftovers.join("\n  ")}`);
   process.exit(1);
 }
+// The `weft` bin (package.json "bin"): it must start with its shebang and be executable.
+const CLI = join(DIST, "cli", "main.js");
+const SHEBANG = "#!/usr/bin/env node\n";
+const cli = readFileSync(CLI, "utf8");
+if (!cli.startsWith(SHEBANG)) writeFileSync(CLI, SHEBANG + cli.replace(/^#!.*\n/, ""));
+chmodSync(CLI, 0o755);
+
 console.log(`build: dist/ written (${rewritten} declaration files pointed at .js)`);

@@ -207,6 +207,22 @@ describe.if(runtime === "node")("the package on Node", () => {
     expectTraced(resultOf(await run(process.execPath, ["otel.mjs"], { cwd: dir }), "node otel.mjs"));
   }, RUN_TIMEOUT);
 
+  test("the weft bin: npx @weft/rpc, npx weft and node_modules/.bin/weft run on plain Node, and dial through the built adapters", async () => {
+    for (const name of [MANIFEST.name, "weft"]) {
+      const viaNpx = ok(await run("npx", ["--no-install", name, "--help"], { cwd: dir }), `npx ${name} --help`);
+      expect(viaNpx.stdout).toContain("Usage: weft COMMAND URL");
+      expect(viaNpx.stdout).toContain("Exit codes:");
+    }
+    const bin = join(dir, "node_modules", ".bin", "weft");
+    const help = ok(await run(bin, ["call", "--help"], { cwd: dir }), "weft call --help");
+    expect(help.stdout).toContain("Usage: weft call URL");
+    // Nothing listens on port 1: the adapters load from dist/ and the failure is exit 3, naming the URL.
+    for (const url of ["tcp://127.0.0.1:1", "ws://127.0.0.1:1/qrpc"]) {
+      const unreachable = await run(bin, ["list", url], { cwd: dir });
+      expect({ code: unreachable.code, named: unreachable.stderr.includes(`cannot reach ${url}`) }).toEqual({ code: 3, named: true });
+    }
+  }, RUN_TIMEOUT);
+
   test("require() from CommonJS loads the ESM package (Node 20.19+ and 22.12+)", async () => {
     const result = resultOf(await run(process.execPath, ["require.cjs"], { cwd: dir }), "node require.cjs");
     expect(result).toEqual({ hello: "hello, require" });

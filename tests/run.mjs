@@ -237,6 +237,7 @@ const prerequisites = [
   { file: "tests/workers.test.ts", ensure: ensureWorkerd },
   { file: "tests/browser.test.ts", ensure: ensureChromium },
   { file: "tests/tls.test.ts", ensure: ensureOpenssl },
+  { file: "tests/cli.test.ts", ensure: ensureOpenssl },
   { file: "tests/broker.test.ts", ensure: ensureRedis },
   { file: "tests/registry.test.ts", ensure: ensureRedis },
   { file: "tests/cluster_emit.test.ts", ensure: ensureRedis },
