@@ -36,9 +36,9 @@ export class CallStats {
   /** Started and not ended yet. */
   inFlight = 0;
   /** Ended, by code ("ok" for success). */
-  readonly codes = new Map<string, number>();
+  readonly codes: Map<string, number> = new Map();
   /** Durations of the ended ones, in ms. */
-  readonly durations = new Histogram();
+  readonly durations: Histogram = new Histogram();
   /** Request payload bytes (the first frame's) of the ones started. */
   bytesIn = 0;
 
@@ -119,7 +119,7 @@ class Timing {
 export class Stats {
   /** Give these to a Server (`new Server({ hooks: stats.hooks })`) or a Connection. */
   readonly hooks: Hooks;
-  readonly startedAt = Date.now();
+  readonly startedAt: number = Date.now();
   /** Connections opened, ever. */
   opened = 0;
   closed = 0;
