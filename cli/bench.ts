@@ -4,11 +4,11 @@
  * by code, latency percentiles and a text histogram.
  */
 import { RpcError } from "../mod.ts";
-import { flag, numberFlag, parseArgs, positionals } from "./args.ts";
+import { numberFlag, parseArgs, positionals } from "./args.ts";
 import { CALL_FLAGS, CALL_HELP } from "./call.ts";
 import { type Command, DIAL_FLAGS, DIAL_HELP, URL_HELP } from "./command.ts";
-import { contractIfServed } from "./contract.ts";
-import { dial, hangUp } from "./dial.ts";
+import { contractIfServed, shapeOf } from "./contract.ts";
+import { dial, dialOptionsOf, hangUp } from "./dial.ts";
 import { EXIT_CODES_HELP } from "./errors.ts";
 import { formatMs, LatencyHistogram } from "./histogram.ts";
 import { metadataOf } from "./metadata.ts";
@@ -138,14 +138,10 @@ ${EXIT_CODES_HELP}`,
     const seconds = numberFlag(parsed, "duration", { min: 0.1, max: 86_400 }) ?? 10;
     const metadata = metadataOf(parsed.flags.get("header"));
     const timeout = numberFlag(parsed, "timeout", { min: 1 });
-    const connection = await dial(url, {
-      caFile: flag(parsed, "ca"),
-      codec: flag(parsed, "codec"),
-      connectTimeout: numberFlag(parsed, "connect-timeout", { min: 1, integer: true }),
-    });
+    const connection = await dial(url, dialOptionsOf(parsed));
     try {
       const contract = await contractIfServed(connection, timeout);
-      const shape = contract !== null && Object.hasOwn(contract.procedures, name) ? contract.procedures[name].shape : undefined;
+      const shape = shapeOf(contract, name);
       const streamed = shape === "clientStream" || shape === "bidi";
       const input = streamed ? () => (async function* () { yield value; })() : () => value;
       const plan: Plan = { name, input, timeout, metadata };

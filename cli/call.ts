@@ -3,10 +3,10 @@
  * line per item; a client stream (or bidi) reads its inputs as JSON lines from stdin.
  */
 import { RpcError } from "../mod.ts";
-import { flag, numberFlag, parseArgs, positionals } from "./args.ts";
+import { numberFlag, parseArgs, positionals } from "./args.ts";
 import { type Command, DIAL_FLAGS, DIAL_HELP, URL_HELP } from "./command.ts";
-import { contractIfServed } from "./contract.ts";
-import { dial, hangUp } from "./dial.ts";
+import { contractIfServed, shapeOf } from "./contract.ts";
+import { dial, dialOptionsOf, hangUp } from "./dial.ts";
 import { EXIT_CODES_HELP, usage } from "./errors.ts";
 import { metadataOf } from "./metadata.ts";
 import { jsonLine, parseJson, printLine } from "./output.ts";
@@ -56,14 +56,10 @@ ${EXIT_CODES_HELP}`,
     const value = text === undefined || fromStdin ? undefined : parseJson(text, "the input");
     const metadata = metadataOf(parsed.flags.get("header"));
     const timeout = numberFlag(parsed, "timeout", { min: 1 });
-    const connection = await dial(url, {
-      caFile: flag(parsed, "ca"),
-      codec: flag(parsed, "codec"),
-      connectTimeout: numberFlag(parsed, "connect-timeout", { min: 1, integer: true }),
-    });
+    const connection = await dial(url, dialOptionsOf(parsed));
     try {
       const contract = await contractIfServed(connection, timeout);
-      const shape = contract !== null && Object.hasOwn(contract.procedures, name) ? contract.procedures[name].shape : undefined;
+      const shape = shapeOf(contract, name);
       const streamed = fromStdin || (shape !== undefined && STREAMED_INPUT.has(shape));
       if (streamed && text !== undefined && !fromStdin) {
         throw usage(`"${name}" is a ${shape}: it reads its inputs from stdin, one JSON value per line, not from an argument`);

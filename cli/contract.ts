@@ -3,7 +3,7 @@
  * `serve(api, server, { reflection: true })`), with a clear error when it is not served.
  */
 import { type Connection, RpcError } from "../mod.ts";
-import { type ContractDescription, fetchContract } from "../src/typed/json_schema.ts";
+import { type ContractDescription, fetchContract, type ProcedureDescription } from "../src/typed/json_schema.ts";
 import { CliError, ExitCode } from "./errors.ts";
 
 export type { ContractDescription, ProcedureDescription } from "../src/typed/json_schema.ts";
@@ -32,4 +32,9 @@ export async function contractIfServed(connection: Connection, timeout?: number)
     if (error instanceof RpcError && error.code === "unimplemented") return null;
     throw error;
   }
+}
+
+/** The shape of procedure `name` in `contract` (unary, serverStream, ...), or undefined when unknown. */
+export function shapeOf(contract: ContractDescription | null, name: string): ProcedureDescription["shape"] | undefined {
+  return contract !== null && Object.hasOwn(contract.procedures, name) ? contract.procedures[name].shape : undefined;
 }

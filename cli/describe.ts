@@ -1,8 +1,8 @@
 /** `weft describe URL procedure`: one procedure's shape and JSON Schemas, by reflection. */
-import { flag, numberFlag, parseArgs, positionals } from "./args.ts";
+import { parseArgs, positionals } from "./args.ts";
 import { type Command, DIAL_FLAGS, DIAL_HELP, URL_HELP } from "./command.ts";
 import { contractOf } from "./contract.ts";
-import { dial, hangUp } from "./dial.ts";
+import { dial, dialOptionsOf, hangUp } from "./dial.ts";
 import { CliError, EXIT_CODES_HELP, ExitCode } from "./errors.ts";
 import { printLine, prettyJson } from "./output.ts";
 
@@ -27,11 +27,7 @@ ${EXIT_CODES_HELP}`,
   async run(argv) {
     const parsed = parseArgs(argv, [...DIAL_FLAGS]);
     const [url, name] = positionals(parsed, ["URL", "NAME"]);
-    const connection = await dial(url, {
-      caFile: flag(parsed, "ca"),
-      codec: flag(parsed, "codec"),
-      connectTimeout: numberFlag(parsed, "connect-timeout", { min: 1, integer: true }),
-    });
+    const connection = await dial(url, dialOptionsOf(parsed));
     try {
       const contract = await contractOf(connection);
       const procedure = Object.hasOwn(contract.procedures, name) ? contract.procedures[name] : undefined;

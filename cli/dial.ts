@@ -3,6 +3,7 @@
  * `wss://…`, dialled with the adapters of the runtime the command line runs on (picked at
  * run time, so the same file runs on Node, Bun and Deno, from source or from dist/).
  */
+import { flag, numberFlag, type Parsed } from "./args.ts";
 import { readFile } from "node:fs/promises";
 import { type Connection, type ConnectionOptions, parseEndpoint } from "../mod.ts";
 import { dialWith } from "../adapters/channel.ts";
@@ -45,6 +46,15 @@ async function adapters(): Promise<{ tcp: TcpAdapter; ws: WebSocketClientAdapter
     import(`../adapters/${runtime}_websocket_client${EXT}`) as Promise<WebSocketClientAdapter>,
   ]);
   return { tcp, ws };
+}
+
+/** The DialOptions a command's `--ca`, `--codec` and `--connect-timeout` flags give (command.ts's DIAL_FLAGS). */
+export function dialOptionsOf(parsed: Parsed): DialOptions {
+  return {
+    caFile: flag(parsed, "ca"),
+    codec: flag(parsed, "codec"),
+    connectTimeout: numberFlag(parsed, "connect-timeout", { min: 1, integer: true }),
+  };
 }
 
 /** Opens a connection to `url`; a bad URL is exit 2, a server that cannot be reached exit 3. */

@@ -1,8 +1,8 @@
 /** `weft list URL`: the server's procedures and events, by reflection. */
-import { flag, numberFlag, parseArgs, positionals } from "./args.ts";
+import { flag, parseArgs, positionals } from "./args.ts";
 import { type Command, DIAL_FLAGS, DIAL_HELP, URL_HELP } from "./command.ts";
 import { contractOf } from "./contract.ts";
-import { dial, hangUp } from "./dial.ts";
+import { dial, dialOptionsOf, hangUp } from "./dial.ts";
 import { EXIT_CODES_HELP } from "./errors.ts";
 import { printLine } from "./output.ts";
 
@@ -28,11 +28,7 @@ ${EXIT_CODES_HELP}`,
   async run(argv) {
     const parsed = parseArgs(argv, [...DIAL_FLAGS, { name: "json", boolean: true }]);
     const [url] = positionals(parsed, ["URL"]);
-    const connection = await dial(url, {
-      caFile: flag(parsed, "ca"),
-      codec: flag(parsed, "codec"),
-      connectTimeout: numberFlag(parsed, "connect-timeout", { min: 1, integer: true }),
-    });
+    const connection = await dial(url, dialOptionsOf(parsed));
     try {
       const contract = await contractOf(connection);
       if (flag(parsed, "json") !== undefined) {

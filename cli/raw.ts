@@ -5,7 +5,7 @@
  */
 import { flag, numberFlag, parseArgs, positionals } from "./args.ts";
 import { type Command, DIAL_FLAGS, DIAL_HELP, URL_HELP } from "./command.ts";
-import { dial, hangUp } from "./dial.ts";
+import { dial, dialOptionsOf, hangUp } from "./dial.ts";
 import { EXIT_CODES_HELP, usage } from "./errors.ts";
 import { metadataOf } from "./metadata.ts";
 import { bytesForDisplay, bytesFromArgument, printLine } from "./output.ts";
@@ -49,11 +49,7 @@ ${EXIT_CODES_HELP}`,
     const metadata = metadataOf(parsed.flags.get("header"));
     const timeout = numberFlag(parsed, "timeout", { min: 1 });
     const nonBlocking = flag(parsed, "nonblocking") !== undefined;
-    const connection = await dial(url, {
-      caFile: flag(parsed, "ca"),
-      codec: flag(parsed, "codec"),
-      connectTimeout: numberFlag(parsed, "connect-timeout", { min: 1, integer: true }),
-    });
+    const connection = await dial(url, dialOptionsOf(parsed));
     try {
       const response = await connection.request(cmd, payload, { timeout, metadata, nonBlocking });
       for await (const frame of response) await printLine(bytesForDisplay(frame));

@@ -24,7 +24,7 @@ import { RpcError } from "../../src/common/errors.ts";
 import {
   dropConnection,
   isStreamId,
-  makeConnection,
+  connectPair,
   pause,
   type RedisConnection,
   type RedisConnectionOptions,
@@ -141,15 +141,6 @@ export class RedisBroker implements Broker {
  * (node-redis retries until then). Close it with `close()`.
  */
 export async function redisBroker(options: RedisBrokerOptions = {}): Promise<RedisBroker> {
-  const onError = options.onError ?? (() => {});
-  const commands = makeConnection(options, onError);
-  const blocking = makeConnection(options, onError);
-  try {
-    await Promise.all([commands.connect(), blocking.connect()]);
-  } catch (error) {
-    dropConnection(commands);
-    dropConnection(blocking);
-    throw unavailable("could not connect to Redis", error);
-  }
+  const [commands, blocking] = await connectPair(options, options.onError ?? (() => {}));
   return new RedisBroker(options, commands, blocking);
 }

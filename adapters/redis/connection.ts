@@ -56,6 +56,24 @@ export function dropConnection(connection: RedisConnection): void {
   }
 }
 
+/**
+ * Two connections with weft's settings (one for commands, one that blocks or subscribes),
+ * both connected; if either fails, both are closed and the failure is `unavailable`.
+ */
+export async function connectPair(
+  options: RedisConnectionOptions,
+  onError: (error: unknown) => void,
+): Promise<[RedisConnection, RedisConnection]> {
+  const pair: [RedisConnection, RedisConnection] = [makeConnection(options, onError), makeConnection(options, onError)];
+  try {
+    await Promise.all(pair.map((connection) => connection.connect()));
+  } catch (error) {
+    pair.forEach(dropConnection);
+    throw unavailable("could not connect to Redis", error);
+  }
+  return pair;
+}
+
 /** A Redis failure as the RpcError weft's callers get: `unavailable`, with the cause. */
 export function unavailable(what: string, error: unknown): RpcError {
   return new RpcError("unavailable", `${what}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });

@@ -24,9 +24,8 @@ import { sameInstances, sortedInstances } from "../../src/cluster/instances.ts";
 import type { Instance, RegisterOptions, Registration, Registry, WatchOptions } from "../../src/cluster/registry.ts";
 import { RpcError } from "../../src/common/errors.ts";
 import {
+  connectPair,
   dropConnection,
-  makeConnection,
-  pause,
   type RedisConnection,
   type RedisConnectionOptions,
   unavailable,
@@ -196,15 +195,6 @@ export class RedisRegistry implements Registry {
 
 /** A registry on Redis (or Valkey), connected: resolves once Redis answers. Close it with `close()`. */
 export async function redisRegistry(options: RedisRegistryOptions = {}): Promise<RedisRegistry> {
-  const onError = options.onError ?? (() => {});
-  const commands = makeConnection(options, onError);
-  const subscriber = makeConnection(options, onError);
-  try {
-    await Promise.all([commands.connect(), subscriber.connect()]);
-  } catch (error) {
-    dropConnection(commands);
-    dropConnection(subscriber);
-    throw unavailable("could not connect to Redis", error);
-  }
+  const [commands, subscriber] = await connectPair(options, options.onError ?? (() => {}));
   return new RedisRegistry(options, commands, subscriber);
 }
