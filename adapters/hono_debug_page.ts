@@ -68,12 +68,14 @@ export function debugPageHtml(parts: PageParts): string {
     <div class="card"><div class="v" id="c-inflight">–</div><div class="k">in flight</div></div>
     <div class="card"><div class="v" id="c-in">–</div><div class="k">bytes in</div></div>
     <div class="card"><div class="v" id="c-out">–</div><div class="k">bytes out</div></div>
+    <div class="card"><div class="v" id="c-frames">–</div><div class="k">stream frames in / out</div></div>
+    <div class="card"><div class="v" id="c-stalls">–</div><div class="k">flow-control stalls</div></div>
     <div class="card"><div class="v" id="c-hb">–</div><div class="k">heartbeat losses</div></div>
   </div>
   <h2>Procedures</h2>
   <table id="procedures"><thead><tr><th>procedure</th><th class="n">calls</th><th class="n">in flight</th><th class="n">errors</th><th>by code</th><th class="n">p50 ms</th><th class="n">p90 ms</th><th class="n">p99 ms</th></tr></thead><tbody></tbody></table>
   <h2>Connections</h2>
-  <table id="connections"><thead><tr><th>#</th><th>remote address</th><th>codec</th><th>compression</th><th class="n">age</th><th class="n">calls in flight</th><th class="n">requests in flight</th><th class="n">requests</th><th class="n">bytes in</th><th class="n">bytes out</th></tr></thead><tbody></tbody></table>
+  <table id="connections"><thead><tr><th>#</th><th>remote address</th><th>runtime</th><th>codec</th><th>compression</th><th class="n">age</th><th class="n">calls in flight</th><th class="n">requests in flight</th><th class="n">requests</th><th class="n">bytes in</th><th class="n">bytes out</th><th class="n">stream frames in / out</th><th class="n">stalls</th></tr></thead><tbody></tbody></table>
 </main>
 <script type="application/json" id="contract">${scriptJson(parts.contract)}</script>
 <script type="application/json" id="events-url">${scriptJson(parts.eventsUrl)}</script>
@@ -92,6 +94,9 @@ export function debugPageHtml(parts: PageParts): string {
   const ms = (n) => (n === null || n === undefined ? "–" : n < 10 ? n.toFixed(2) : n.toFixed(0));
   const bytes = (n) => n < 1024 ? n + " B" : n < 1048576 ? (n / 1024).toFixed(1) + " KiB" : (n / 1048576).toFixed(1) + " MiB";
   const age = (t) => { const s = Math.floor(t / 1000); return s < 60 ? s + " s" : s < 3600 ? Math.floor(s / 60) + " m " + (s % 60) + " s" : Math.floor(s / 3600) + " h " + Math.floor(s % 3600 / 60) + " m"; };
+  // "weft/0.2.0 Bun/1.3.1" shows as "Bun/1.3.1"; the whole agent is the cell's tooltip.
+  const runtime = (agent) => { if (!agent) return "–"; const space = agent.indexOf(" "); const rest = agent.startsWith("weft/") && space > 0 ? agent.slice(space + 1) : agent; return rest.length > 40 ? rest.slice(0, 39) + "…" : rest; };
+  const stalls = (t) => t.creditWaits + t.readPauses;
   const rows = new Map();
   const procedures = $("procedures").tBodies[0];
   function rowFor(name) {
@@ -121,6 +126,8 @@ export function debugPageHtml(parts: PageParts): string {
     $("c-in").textContent = bytes(s.connections.bytesRead);
     $("c-out").textContent = bytes(s.connections.bytesWritten);
     $("c-hb").textContent = num(s.connections.heartbeatLosses);
+    $("c-frames").textContent = num(s.connections.streams.framesRead) + " / " + num(s.connections.streams.framesWritten);
+    $("c-stalls").textContent = num(stalls(s.connections.streams));
     $("uptime").textContent = "up " + age(s.uptimeMs);
     let calls = 0, errors = 0, inFlight = 0;
     for (const p of s.procedures) {
@@ -140,13 +147,16 @@ export function debugPageHtml(parts: PageParts): string {
     $("c-inflight").textContent = num(inFlight);
     const body = $("connections").tBodies[0];
     if (s.connections.live.length === 0) {
-      body.replaceChildren(el("tr", {}, el("td", { colspan: "10", class: "empty" }, "no connections")));
+      body.replaceChildren(el("tr", {}, el("td", { colspan: "13", class: "empty" }, "no connections")));
     } else {
       body.replaceChildren(...s.connections.live.map((c) => el("tr", { "data-connection": String(c.id) },
-        el("td", {}, String(c.id)), el("td", { class: "name" }, c.remoteAddress || "–"), el("td", {}, c.codec),
+        el("td", {}, String(c.id)), el("td", { class: "name" }, c.remoteAddress || "–"),
+        el("td", { class: "runtime", title: c.peerAgent || "" }, runtime(c.peerAgent)), el("td", {}, c.codec),
         el("td", {}, c.compression || "none"), el("td", { class: "n" }, age(c.ageMs)),
         el("td", { class: "n" }, num(c.callsInFlight)), el("td", { class: "n" }, num(c.requestsInFlight)),
-        el("td", { class: "n" }, num(c.requests)), el("td", { class: "n" }, bytes(c.bytesRead)), el("td", { class: "n" }, bytes(c.bytesWritten)))));
+        el("td", { class: "n" }, num(c.requests)), el("td", { class: "n" }, bytes(c.bytesRead)), el("td", { class: "n" }, bytes(c.bytesWritten)),
+        el("td", { class: "n" }, num(c.streams.framesRead) + " / " + num(c.streams.framesWritten)),
+        el("td", { class: "n" }, num(stalls(c.streams))))));
     }
     window.weftDebug = { snapshots: (window.weftDebug?.snapshots ?? 0) + 1, last: s };
   }

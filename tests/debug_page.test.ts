@@ -51,6 +51,7 @@ const { listenWebSocket }: {
 interface Driven {
   row: { name: string; calls: string; errors: string; codes: string; p50: string } | null;
   connections: number | null;
+  runtimes: string[] | null;
   consoleErrors: string[];
   pageErrors: string[];
   error: string | null;
@@ -82,7 +83,7 @@ function drive(url: string, procedure: string, onReady: () => Promise<void>): Pr
         if (readyError !== null) driven.error = `the call failed: ${readyError}`;
         resolve(driven);
       } catch {
-        resolve({ row: null, connections: null, consoleErrors: [], pageErrors: [], error: `the driver exited with ${code ?? signal}; stdout: ${stdout} stderr: ${stderr}`, ms: {} });
+        resolve({ row: null, connections: null, runtimes: null, consoleErrors: [], pageErrors: [], error: `the driver exited with ${code ?? signal}; stdout: ${stdout} stderr: ${stderr}`, ms: {} });
       }
     });
   });
@@ -108,6 +109,7 @@ describe("debug page", () => {
       const client = createClient<typeof api>(connection);
       // Some traffic first, so the page (and its screenshot) has numbers to show.
       for (let id = 1; id <= 12; id++) await client.users.get({ id });
+      await createClient<typeof api>(idle).users.get({ id: 1 }); // its handshake names its runtime too
       expect(await client.users.get({ id: -1 }).catch((e: RpcError) => e.code)).toBe("not_found");
       for await (const _ of client.users.list({ limit: 3 })) { /* drained */ }
       mkdirSync(`${root}docs/images`, { recursive: true });
@@ -120,6 +122,9 @@ describe("debug page", () => {
       expect(driven.row?.errors).toBe("0");
       expect(driven.row?.codes).toBe("ok 1");
       expect(driven.connections).toBe(2);
+      // Each client announced its runtime in the handshake; the page names it.
+      const runtimeName = { bun: "Bun/", deno: "Deno/", node: "Node.js/" }[runtime];
+      expect(driven.runtimes?.map((cell) => cell.startsWith(runtimeName))).toEqual([true, true]);
       expect(statSync(SCREENSHOT).size).toBeGreaterThan(10_000);
       console.log(`  [debug page] ${runtime}: ready ${driven.ms.ready} ms, call seen ${driven.ms.seen} ms, total ${driven.ms.total} ms; ${SCREENSHOT}`);
     } finally {

@@ -109,6 +109,10 @@ describe("per-stream flow control", () => {
     expect(unaryDone).toBeGreaterThan(10);
     await until(() => counters.producerStopped, 3000, "the producer to stop after the reader broke off");
     expect(counters.produced).toBeLessThan(GIB_CHUNKS * CHUNK / 8);
+    // The stalls are counted where they happened: the server's sends waited; nobody paused reading.
+    expect(pair.serverSide.streams.creditWaits).toBeGreaterThan(0);
+    expect(pair.client.streams.framesRead).toBeGreaterThanOrEqual(SLOW_READS);
+    expect([pair.client.streams.readPauses, pair.client.streams.creditWaits]).toEqual([0, 0]);
     await pair.close();
   });
 
@@ -142,6 +146,9 @@ describe("per-stream flow control", () => {
     expect(counters.sent).toBeLessThan(SLOW_READS * CHUNK + WINDOW + 2 * SLACK);
     expect(heapPeak - heapBefore).toBeLessThan(HEAP_BOUND);
     expect(unaryDone).toBeGreaterThan(10);
+    expect(pair.client.streams.creditWaits).toBeGreaterThan(0);
+    expect(pair.serverSide.streams.framesRead).toBeGreaterThanOrEqual(SLOW_READS);
+    expect(pair.serverSide.streams.readPauses).toBe(0);
     await pair.close();
   });
 
@@ -168,6 +175,7 @@ describe("per-stream flow control", () => {
     const counters: Counters = { produced: 0, producerStopped: false, consumed: 0, sentWhenSinkDone: 0, sent: 0 };
     const pair = await startPair((server) => install(server, counters), { client: { weft: false } });
     const response = await pair.client.request(Flow.Gigabyte, undefined, { nonBlocking: true });
+    await until(() => response.stream!.bufferedBytes > WINDOW, 3000, "the unread stream to pass its high-water mark");
     let reads = 0;
     for await (const chunk of response) {
       counters.consumed += chunk.length;
@@ -175,6 +183,28 @@ describe("per-stream flow control", () => {
     }
     await until(() => counters.producerStopped, 3000, "the producer to stop");
     expect(counters.produced).toBeLessThan(GIB_CHUNKS * CHUNK / 8);
+    // Counted as read pauses on the client; with no windows, no send ever waited for credit.
+    expect(pair.client.streams.readPauses).toBeGreaterThan(0);
+    expect(pair.serverSide.streams.creditWaits).toBe(0);
+    await pair.close();
+  });
+
+  test("stream frames are counted each way: every frame with a stream bit, the end included", async () => {
+    const counters: Counters = { produced: 0, producerStopped: false, consumed: 0, sentWhenSinkDone: 0, sent: 0 };
+    const pair = await startPair((server) => install(server, counters));
+    expect(str((await pair.client.request(Cmd.Echo, text("unary"))).payload)).toBe("unary"); // no stream frame
+    expect(pair.client.streams).toEqual({ framesRead: 0, framesWritten: 0, creditWaits: 0, readPauses: 0 });
+    let items = 0;
+    for await (const _ of await pair.client.request(Cmd.Count, u32(5))) items++;
+    expect(items).toBe(5);
+    const sum = pair.client.call(Cmd.Sum);
+    for (const chunk of ["a", "bb", "ccc"]) await sum.send(text(chunk));
+    await sum.end();
+    expect(readU32((await sum.response).payload)).toBe(6);
+    // Five items and the end frame down; three chunks and the end frame up.
+    expect(pair.client.streams).toEqual({ framesRead: 6, framesWritten: 4, creditWaits: 0, readPauses: 0 });
+    await until(() => pair.serverSide.streams.framesRead === 4, 2000, "the server to count what it read");
+    expect(pair.serverSide.streams).toEqual({ framesRead: 4, framesWritten: 6, creditWaits: 0, readPauses: 0 });
     await pair.close();
   });
 });

@@ -167,11 +167,15 @@ describe("stats", () => {
     expect(live.bytesRead).toBeGreaterThan(0);
     expect(live.bytesWritten).toBeGreaterThan(0);
     expect(snapshot.connections.bytesRead).toBe(live.bytesRead);
+    expect(live.peerAgent).toMatch(/^weft\/\d+\.\d+\.\d+ /);
+    expect(live.streams.framesWritten).toBe(4); // count(3): three items and the end
+    expect(snapshot.connections.streams).toEqual(live.streams);
 
     pair.client.destroy();
     await until(() => stats.open === 0, 2000, "the close");
     expect(stats.closed).toBe(1);
     expect(stats.bytesRead).toBe(live.bytesRead); // kept after the close
+    expect(stats.streams).toEqual(live.streams);
   });
 
   test("calls this side makes are counted by cmd; names are learned up to maxNames, then lumped", async () => {
@@ -254,6 +258,17 @@ describe("prometheus", () => {
     expect(sample(parsed, "weft_received_bytes_total")!).toBeGreaterThan(0);
     expect(sample(parsed, "weft_sent_bytes_total")!).toBe(pair.serverSide.bytes.written);
     expect(parsed.help.get("weft_requests_total")).toContain("by procedure");
+    // Stream frames and flow-control stalls: three items and the end frame went down one stream.
+    const items: number[] = [];
+    for await (const item of client.count(3)) items.push(item);
+    expect(items).toEqual([0, 1, 2]);
+    await until(() => pair.serverSide.streams.framesWritten === 4, 2000, "the stream's end");
+    const streamed = parsePrometheus(prometheusText(stats));
+    expect(streamed.type.get("weft_stream_frames_total")).toBe("counter");
+    expect(sample(streamed, "weft_stream_frames_total", { direction: "sent" })).toBe(pair.serverSide.streams.framesWritten);
+    expect(sample(streamed, "weft_stream_frames_total", { direction: "received" })).toBe(pair.serverSide.streams.framesRead);
+    expect(sample(streamed, "weft_flow_control_stalls_total", { kind: "send_waited" })).toBe(0);
+    expect(sample(streamed, "weft_flow_control_stalls_total", { kind: "read_paused" })).toBe(0);
   });
 
   test("label values are escaped: backslash, quote, newline", () => {

@@ -4,14 +4,15 @@
  * half-open connection, and a goaway lets a client move new calls elsewhere.
  */
 import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
 import { RpcError, Server } from "../mod.ts";
 import { Cmd, installHandlers } from "./fixtures/handlers.ts";
-import { hex, sleep, str, text, toHex, until } from "./support/bytes.ts";
+import { frame, hex, sleep, str, text, toHex, until } from "./support/bytes.ts";
 import { startFreezableProxy } from "./support/freezable_proxy.ts";
 import { startPair } from "./support/harness.ts";
 import { startQrpcPeer } from "./support/qrpc_peer.ts";
 import { RawSocket } from "./support/raw_socket.ts";
-import { adapter, overTcp } from "./support/runtime.ts";
+import { adapter, overTcp, runtime } from "./support/runtime.ts";
 
 describe("negotiation", () => {
   test("two weft peers agree on version 1 while their first call is already in flight", async () => {
@@ -70,7 +71,10 @@ describe("negotiation", () => {
     const hello = await raw.readFrame();
     // Control frame: id 0, flags 0x80, cmd 1 (HELLO), a JSON body.
     expect(toHex(hello.subarray(4, 16))).toBe("000000000000000080000001");
-    expect(JSON.parse(str(hello.subarray(16)))).toEqual({
+    const body = JSON.parse(str(hello.subarray(16)));
+    expect(body.agent).toMatch(/^weft\/\d+\.\d+\.\d+ (Bun|Deno|Node\.js)\/\d/);
+    delete body.agent;
+    expect(body).toEqual({
       versions: [1],
       heartbeat: 5000,
       maxFrameSize: 10485760,
@@ -207,6 +211,52 @@ describe("connection metadata and authentication", () => {
     const replies = await Promise.all([named.request(61), coded.request(61), plain.request(61)]);
     expect(replies.map((reply) => str(reply.payload))).toEqual(["ada raw", "nobody msgpack", "nobody raw"]);
     await pair.close();
+  });
+
+  test("each end learns who the other is: its runtime by default, the application's own agent, none when told not to", async () => {
+    const pair = await startPair((server) => installHandlers(server));
+    const named = await pair.connect({ agent: "billing-worker/3.1" });
+    const silent = await pair.connect({ agent: false });
+    for (const client of [pair.client, named, silent]) await client.request(Cmd.Echo, text("x"));
+    await until(() => pair.server.connections.size === 3 && [...pair.server.connections].every((c) => c.protocolVersion === 1), 2000, "handshakes");
+    const runtimeName = { bun: "Bun", deno: "Deno", node: "Node.js" }[runtime];
+    const ours = new RegExp(`^weft/\\d+\\.\\d+\\.\\d+ ${runtimeName.replace(".", "\\.")}/\\d`);
+    expect(pair.serverSide.peerAgent).toMatch(ours);
+    // The version it names is the package's (src/common/agent.ts keeps a copy).
+    const manifest = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
+    expect(pair.serverSide.peerAgent!.startsWith(`weft/${manifest.version} `)).toBe(true);
+    expect(pair.client.peerAgent).toMatch(ours); // the server's, from HELLO
+    const agents = [...pair.server.connections].map((c) => c.peerAgent);
+    expect(agents.filter((agent) => agent === "billing-worker/3.1").length).toBe(1);
+    expect(agents.filter((agent) => agent === null).length).toBe(1);
+    await pair.close();
+  });
+
+  test.skipIf(!overTcp)("a plain qrpc client has no agent; a hostile one is cut to 200 printable characters", async () => {
+    const server = new Server();
+    installHandlers(server);
+    const seen: (string | null)[] = [];
+    server.handle(62, (req) => {
+      seen.push(req.connection.peerAgent);
+      return text("ok");
+    });
+    const listener = await adapter.listen(server, { port: 0 });
+    const plain = await adapter.connect({ port: listener.port, weft: false });
+    await plain.request(62);
+    const raw = await RawSocket.connect(listener.port);
+    raw.write(frame(1, 0x40, Cmd.Echo, text("hi"))); // the hello bit: the server greets
+    expect((await raw.readFrame())[15]).toBe(1); // HELLO
+    expect(str((await raw.readFrame()).subarray(16))).toBe("hi");
+    const settings = { version: 1, heartbeat: 0, maxFrameSize: 1 << 20, agent: "evil\u0000\n<script>".repeat(40) };
+    raw.write(frame(0, 0x80, 2, text(JSON.stringify(settings))));
+    raw.write(frame(3, 0, 62));
+    expect(str((await raw.readFrame()).subarray(16))).toBe("ok");
+    expect(seen[0]).toBeNull();
+    expect(seen[1]!.length).toBe(200);
+    expect(seen[1]!.startsWith("evil??<script>evil")).toBe(true);
+    plain.destroy();
+    raw.close();
+    await server.close({ timeout: 100 });
   });
 
   test("refused metadata: the calls fail with the server's code and reason; others go on", async () => {

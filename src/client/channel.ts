@@ -6,7 +6,7 @@
  * as on a single connection, and typed subscriptions survive reconnects.
  */
 import { RpcError } from "../common/errors.ts";
-import type { CloseOptions, Connection, Handler, Mux, PushHandler } from "../engine/api.ts";
+import type { CloseOptions, Connection, Handler, Mux, PushHandler, StreamCounts } from "../engine/api.ts";
 import type { Call, PendingCall } from "../engine/call.ts";
 import { Mux as HandlerTable } from "../engine/mux.ts";
 import type { Response } from "../engine/response.ts";
@@ -181,6 +181,23 @@ export class Channel implements Connection {
       bytes.written += s.connection?.bytes.written ?? 0;
     }
     return bytes;
+  }
+  /** Over the endpoints' current connections only. */
+  get streams(): StreamCounts {
+    const counts = { framesRead: 0, framesWritten: 0, creditWaits: 0, readPauses: 0 };
+    for (const s of this.#pool.subchannels) {
+      const each = s.connection?.streams;
+      if (each === undefined) continue;
+      counts.framesRead += each.framesRead;
+      counts.framesWritten += each.framesWritten;
+      counts.creditWaits += each.creditWaits;
+      counts.readPauses += each.readPauses;
+    }
+    return counts;
+  }
+  /** The current connection's peer. */
+  get peerAgent(): string | null {
+    return this.#current?.peerAgent ?? null;
   }
   async drained(bytes: number): Promise<void> {
     await Promise.all(this.#pool.subchannels.map((s) => s.connection?.drained(bytes)));

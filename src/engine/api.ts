@@ -28,6 +28,17 @@ export interface CloseOptions {
  * other, stream both ways, and push; the role only sets id parity (client ids odd, server ids
  * even) and makes a server's requests NonBlock, as qrpc clients require.
  */
+/** What a connection's streams did so far (`connection.streams`). */
+export interface StreamCounts {
+  /** Frames read and written that belong to streams (either stream bit set). */
+  framesRead: number;
+  framesWritten: number;
+  /** Flow-control stalls: times a send waited for the peer's window (weft peers). */
+  creditWaits: number;
+  /** Times reading stopped because a stream was over its high-water mark (plain qrpc peers). */
+  readPauses: number;
+}
+
 export interface Connection {
   readonly role: Role;
   /** Handlers for the peer's requests and pushes (a server's connections share the server's). */
@@ -56,6 +67,13 @@ export interface Connection {
   readonly unsentBytes: number;
   /** Bytes read from the peer so far, and bytes of the frames written to it (for instrumentation). */
   readonly bytes: { read: number; written: number };
+  /** Stream frames each way and flow-control stalls so far (for instrumentation). */
+  readonly streams: StreamCounts;
+  /**
+   * The peer's software and runtime as it announced them in the handshake ("weft/0.2.0
+   * Bun/1.3.1"); null before the handshake, from a plain qrpc peer, or one that sent none.
+   */
+  readonly peerAgent: string | null;
   /**
    * Resolves once at most `bytes` written to this connection are not yet taken by the peer,
    * or the connection is closed: for a producer that must not run ahead of a slow reader.

@@ -64,7 +64,7 @@ export class Backpressure {
 
   /** Credit for a stream this side opens or replies on, when both ends do flow control. */
   newSendCredit(): SendCredit | null {
-    return this.#flowControl ? new SendCredit(this.#peerWindow) : null;
+    return this.#flowControl ? new SendCredit(this.#peerWindow, this.#stalled) : null;
   }
 
   /** The connection closed: nothing waits on the gate any more. */
@@ -86,10 +86,17 @@ export class Backpressure {
     return error;
   }
 
+  readonly #stalled = (): void => {
+    this.#link.creditWaits++;
+  };
+
   /** A stream over its high-water mark holds the read loop until it drains: qrpc's model. */
   readonly #onPressure = (overfull: boolean): void => {
     if (overfull) {
-      if (this.#overfull++ === 0) this.gate = new Promise((resolve) => (this.#openGate = resolve));
+      if (this.#overfull++ === 0) {
+        this.#link.readPauses++;
+        this.gate = new Promise((resolve) => (this.#openGate = resolve));
+      }
     } else if (--this.#overfull === 0) {
       this.gate = null;
       this.#openGate?.();

@@ -23,13 +23,12 @@ import { DEFAULT_MAX_FRAME_SIZE, type RequestId } from "../wire/frame.ts";
 import { FrameDecoder } from "../wire/frame_decoder.ts";
 import { FrameWriter } from "../wire/frame_writer.ts";
 import { Backpressure } from "./backpressure.ts";
-import type { Connection as ConnectionShape, Handler, Mux as MuxShape, PushHandler } from "./api.ts";
+import type { Connection as ConnectionShape, Handler, Mux as MuxShape, PushHandler, StreamCounts } from "./api.ts";
 import type { Call, CallOptions, PendingCall } from "./call.ts";
 import { Calling } from "./calling.ts";
-import { Dispatcher, SPECIAL_BITS } from "./dispatcher.ts";
+import { Dispatcher } from "./dispatcher.ts";
 import { Handshake } from "./handshake.ts";
 import type { Hooks } from "./hooks.ts";
-import { Inflater } from "./inflater.ts";
 import { CLOSED, CLOSING, Link, OPEN } from "./link.ts";
 import { Liveness } from "./liveness.ts";
 import { ReadPacing } from "./read_pacing.ts";
@@ -72,7 +71,6 @@ class ConnectionEngine implements ConnectionShape {
   readonly #calling: Calling;
   readonly #serving: Serving;
   readonly #handshake: Handshake;
-  readonly #inflater: Inflater;
   readonly #dispatcher: Dispatcher;
   readonly #onError: ConnectionOptions["onError"];
   readonly #hooks: Hooks | undefined;
@@ -136,18 +134,7 @@ class ConnectionEngine implements ConnectionShape {
       },
       refuseConnection: (code, message) => this.#refuseConnection(code, message),
     }, options);
-    this.#inflater = new Inflater({
-      dispatch: (id, flags, cmd, payload) => this.#dispatcher.dispatch(id, flags, cmd, payload),
-      inflated: (id, flags, cmd, payload, ext) => {
-        if ((flags & SPECIAL_BITS) !== 0) this.#dispatcher.special(id, flags, cmd, payload);
-        else this.#dispatcher.route(id, flags, cmd, payload, ext);
-      },
-      failed: (id, flags, error) => this.#dispatcher.failExchange(id, flags, error),
-      get closed() {
-        return link.state === CLOSED;
-      },
-    });
-    const parts = { sender, calling: this.#calling, serving: this.#serving, handshake: this.#handshake, inflater: this.#inflater };
+    const parts = { sender, calling: this.#calling, serving: this.#serving, handshake: this.#handshake };
     this.#dispatcher = new Dispatcher(link, parts, this.mux, this, options.maxMetadataSize ?? DEFAULT_MAX_METADATA_SIZE);
     this.#hooks = options.hooks;
     if (this.#hooks?.connectionOpened !== undefined) this.#hook(() => this.#hooks!.connectionOpened!(this));
@@ -203,6 +190,17 @@ class ConnectionEngine implements ConnectionShape {
   /** Bytes read from the peer so far, and bytes of the frames written to it (some may not have left yet). */
   get bytes(): { read: number; written: number } {
     return { read: this.#link.bytesRead, written: this.#link.writer.written };
+  }
+
+  /** Stream frames each way, and flow-control stalls (sends waiting for credit, read pauses). */
+  get streams(): StreamCounts {
+    const link = this.#link;
+    return { framesRead: link.streamFramesRead, framesWritten: link.streamFramesWritten, creditWaits: link.creditWaits, readPauses: link.readPauses };
+  }
+
+  /** The peer's software and runtime, from the handshake (null from a plain qrpc peer). */
+  get peerAgent(): string | null {
+    return this.#handshake.peerAgent;
   }
 
   /** Resolves once at most `bytes` written here are not yet taken by the peer (or it closed). */
@@ -305,7 +303,7 @@ class ConnectionEngine implements ConnectionShape {
     this.#reader = reader;
     const writer = this.#link.writer;
     const liveness = this.#liveness;
-    const inflater = this.#inflater;
+    const inflater = this.#dispatcher.inflater;
     const backpressure = this.#backpressure;
     const onFrame = this.#dispatcher.dispatch;
     const pacing = this.#pacing;

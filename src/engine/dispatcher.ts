@@ -9,12 +9,12 @@ import { type ErrorCode, RpcError } from "../common/errors.ts";
 import { WeftFlags } from "../wire/control.ts";
 import { crc32 } from "../wire/crc32.ts";
 import { decodeExtensions, type ExtensionError, type Extensions } from "../wire/extensions.ts";
-import { Flags } from "../wire/flags.ts";
+import { Flags, STREAM_BITS } from "../wire/flags.ts";
 import { isOddId, type RequestId } from "../wire/frame.ts";
 import type { Calling } from "./calling.ts";
 import type { Connection } from "./api.ts";
 import { Handshake, WEFT_BITS } from "./handshake.ts";
-import type { Inflater } from "./inflater.ts";
+import { Inflater } from "./inflater.ts";
 import { CLOSED, type Link } from "./link.ts";
 import type { Mux } from "./mux.ts";
 import type { Sender } from "./sender.ts";
@@ -28,7 +28,6 @@ export interface DispatchParts {
   readonly calling: Calling;
   readonly serving: Serving;
   readonly handshake: Handshake;
-  readonly inflater: Inflater;
 }
 
 export class Dispatcher {
@@ -42,6 +41,8 @@ export class Dispatcher {
   readonly #calling: Calling;
   readonly #serving: Serving;
   readonly #handshake: Handshake;
+  /** Compressed frames wait here to be inflated, and come back in order (the read loop waits on its `idle`). */
+  readonly inflater: Inflater;
   readonly #inflater: Inflater;
 
   constructor(link: Link, parts: DispatchParts, mux: Mux, connection: Connection, maxMetadataSize: number) {
@@ -54,7 +55,17 @@ export class Dispatcher {
     this.#calling = parts.calling;
     this.#serving = parts.serving;
     this.#handshake = parts.handshake;
-    this.#inflater = parts.inflater;
+    this.inflater = this.#inflater = new Inflater({
+      dispatch: (id, flags, cmd, payload) => this.dispatch(id, flags, cmd, payload),
+      inflated: (id, flags, cmd, payload, ext) => {
+        if ((flags & SPECIAL_BITS) !== 0) this.special(id, flags, cmd, payload);
+        else this.route(id, flags, cmd, payload, ext);
+      },
+      failed: (id, flags, error) => this.failExchange(id, flags, error),
+      get closed() {
+        return link.state === CLOSED;
+      },
+    });
   }
 
   /** True for the id of a call this end started (a reply's, or a WINDOW_UPDATE's for our stream). */
@@ -75,6 +86,7 @@ export class Dispatcher {
 
   /** Hands a call's frame to its call (a reply) or to the serving side (from the peer). */
   route(id: RequestId, flags: number, cmd: number, payload: Uint8Array, ext: Extensions | undefined): void {
+    if ((flags & STREAM_BITS) !== 0) this.#link.streamFramesRead++;
     if (isOddId(id) === this.#oddIdsAreOurs) {
       // A reply before any HELLO: the server speaks plain qrpc (a weft server greets first).
       if (this.#link.helloBit !== 0) this.#handshake.peerIsPlain();

@@ -10,9 +10,12 @@
 export class SendCredit {
   #credit: number;
   #waiters: Array<() => void> = [];
+  /** Told each time a sender has to wait (instrumentation counts these stalls). */
+  readonly #onStall: (() => void) | undefined;
 
-  constructor(window: number) {
+  constructor(window: number, onStall?: () => void) {
     this.#credit = window;
+    this.#onStall = onStall;
   }
 
   /** True while a frame may go out now. */
@@ -39,6 +42,7 @@ export class SendCredit {
   /** Resolves once credit is available, or the stream is over (`release`). */
   wait(): Promise<void> {
     if (this.#credit > 0) return Promise.resolve();
+    this.#onStall?.();
     return new Promise((resolve) => this.#waiters.push(resolve));
   }
 

@@ -12,6 +12,7 @@
  * ERROR, WINDOW_UPDATE) arrive here too.
  */
 import { type ErrorCode, ErrorCodes, ProtocolError, RpcError } from "../common/errors.ts";
+import { agentOf, localAgent } from "../common/agent.ts";
 import type { CompressionFormat } from "../wire/compression.ts";
 import {
   decodeControl,
@@ -44,7 +45,7 @@ export const WEFT_BITS = WeftFlags.Hello | WeftFlags.Control;
 const HOLD_LIMIT = 1024;
 /** Bytes of frames held, at least: a first flight as large as one frame always fits. */
 const HOLD_BYTES = 1024 * 1024;
-/** Room in a HELLO or SETTINGS for what is not metadata (versions, codecs, limits). */
+/** Room in a HELLO or SETTINGS for what is not metadata (versions, codecs, limits, agent). */
 const CONTROL_SLACK = 4096;
 const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
 
@@ -83,6 +84,9 @@ export class Handshake {
   codec: string;
   /** The metadata the peer sent in the handshake (a server reads its client's here). */
   peerMetadata: Readonly<Record<string, string>> = {};
+  /** The peer's software and runtime from its HELLO or SETTINGS; null until then, or if it sent none. */
+  peerAgent: string | null = null;
+  readonly #agent: string | undefined; // ours, sent in HELLO or SETTINGS (undefined: none)
   /** Frames held until the connection is admitted (null when nothing is held): read on every frame. */
   held: RawFrame[] | null = null;
   /** Waiting for `authenticate` to accept the client. */
@@ -111,6 +115,7 @@ export class Handshake {
     this.#host = host;
     this.#heartbeat = options.heartbeatInterval ?? 10_000;
     this.#metadata = options.metadata ?? {};
+    this.#agent = options.agent === false ? undefined : (options.agent ?? localAgent());
     this.#maxMetadataSize = options.maxMetadataSize ?? DEFAULT_MAX_METADATA_SIZE;
     this.codec = options.codec ?? "raw";
     this.#codecsAccepted = options.codecs ?? ["raw", "json", "msgpack"];
@@ -160,6 +165,7 @@ export class Handshake {
       codecs: [...this.#codecsAccepted],
       compression: this.#compressionOption === false ? [] : [...COMPRESSION_FORMATS],
       checksum: this.#checksumOption === false ? [] : ["crc32"],
+      agent: this.#agent,
     };
     this.#sender.control(Op.Hello, encodeControl(hello));
   }
@@ -207,9 +213,7 @@ export class Handshake {
   }
 
   /** The connection closed: no more time limits. */
-  stop(): void {
-    this.#stopHandshakeTimer();
-  }
+  readonly stop = (): void => this.#stopHandshakeTimer();
 
   #startHandshakeTimer(): void {
     if (this.#link.role !== "server" || this.#link.state === CLOSED) return;
@@ -303,6 +307,7 @@ export class Handshake {
     link.weftPeer = true;
     link.extended = true;
     link.version = version;
+    this.peerAgent = agentOf(hello.agent);
     this.#backpressure.useWindows(Number(hello.window) || 0);
     const wanted = this.#compressionOption;
     const compression = wanted && Array.isArray(hello.compression) && hello.compression.includes(wanted) ? wanted : null;
@@ -318,6 +323,7 @@ export class Handshake {
       codec: this.codec,
       compression,
       checksum: checksum ? "crc32" : null,
+      agent: this.#agent,
     };
     this.#sender.control(Op.Settings, encodeControl(settings));
     // From SETTINGS on, both ends compress and checksum as agreed.
@@ -339,6 +345,7 @@ export class Handshake {
     if (typeof settings.codec === "string") this.codec = settings.codec;
     this.#sender.useTransforms((settings.compression as CompressionFormat | null | undefined) ?? null, settings.checksum === "crc32");
     this.peerMetadata = Object.freeze(stringRecord(settings.metadata));
+    this.peerAgent = agentOf(settings.agent);
     this.#startHeartbeat(agreedInterval(this.#heartbeat, Number(settings.heartbeat) || 0));
     const authenticate = this.#authenticate;
     if (authenticate === undefined) {

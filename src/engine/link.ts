@@ -32,6 +32,12 @@ export class Link {
   version = 0;
   /** Bytes read from the peer so far (the read loop adds each chunk's). */
   bytesRead = 0;
+  /** Stream frames (either stream bit) read from the peer and sent to it, for instrumentation. */
+  streamFramesRead = 0;
+  streamFramesWritten = 0;
+  /** Flow-control stalls: sends that waited for the peer's window; read pauses for an overfull stream. */
+  creditWaits = 0;
+  readPauses = 0;
   /** Client: WeftHello on its frames until it hears whether its server speaks weft. */
   helloBit = 0;
   /** Set once the peer announced it is going away (GOAWAY): new calls are refused. */

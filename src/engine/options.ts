@@ -87,6 +87,11 @@ export interface ConnectionOptions extends RateLimitOptions {
    * plain qrpc server reads as a call to a cmd it lacks, and it closes the connection.
    */
   greetEagerly?: boolean;
+  /**
+   * Who this end is, sent once in the handshake to a weft peer (its `connection.peerAgent`,
+   * for debug pages and logs). Default `weft/<version> <runtime>/<version>`; false sends none.
+   */
+  agent?: string | false;
   /** Client: connection metadata (an auth token...) sent in the handshake to a weft server. */
   metadata?: Record<string, string>;
   /**

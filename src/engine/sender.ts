@@ -9,7 +9,7 @@ import { compress, type CompressionFormat } from "../wire/compression.ts";
 import { WeftFlags } from "../wire/control.ts";
 import { crc32 } from "../wire/crc32.ts";
 import { encodeExtensions, type Extensions, hasExtensions } from "../wire/extensions.ts";
-import { Flags } from "../wire/flags.ts";
+import { Flags, STREAM_BITS } from "../wire/flags.ts";
 import type { RequestId } from "../wire/frame.ts";
 import type { FrameWriter, LaterFrame } from "../wire/frame_writer.ts";
 import { CLOSED, type Link } from "./link.ts";
@@ -43,6 +43,7 @@ export class Sender {
 
   /** A call frame: with its block when it has one and the peer reads blocks. */
   send(id: RequestId, flags: number, cmd: number, payload: Uint8Array, ext: Extensions | undefined): void {
+    if ((flags & STREAM_BITS) !== 0) this.#link.streamFramesWritten++;
     if (this.#transforming) return this.#sendTransformed(id, flags, cmd, payload, ext);
     if (ext !== undefined && this.#link.extended && hasExtensions(ext)) {
       this.#writer.writeWithPrefix(id, flags | WeftFlags.Extended, cmd, encodeExtensions(ext), payload);

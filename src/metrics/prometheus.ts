@@ -97,6 +97,7 @@ function* byCode(entries: readonly CallStats[], label: string): Iterable<[Labels
 export function prometheusText(stats: Stats, prefix = "weft"): string {
   const served = stats.procedures;
   const called = stats.calls;
+  const streams = stats.streams;
   return new MetricsWriter()
     .gauge(`${prefix}_connections_open`, "Connections open now.", [[undefined, stats.open]])
     .counter(`${prefix}_connections_opened_total`, "Connections opened.", [[undefined, stats.opened]])
@@ -107,6 +108,14 @@ export function prometheusText(stats: Stats, prefix = "weft"): string {
     .counter(`${prefix}_heartbeat_losses_total`, "Connections closed because the peer went silent past its heartbeats.", [[undefined, stats.heartbeatLosses]])
     .counter(`${prefix}_received_bytes_total`, "Bytes read from peers.", [[undefined, stats.bytesRead]])
     .counter(`${prefix}_sent_bytes_total`, "Bytes of frames written to peers.", [[undefined, stats.bytesWritten]])
+    .counter(`${prefix}_stream_frames_total`, "Frames of streams (either stream bit), by direction.", [
+      [{ direction: "received" }, streams.framesRead],
+      [{ direction: "sent" }, streams.framesWritten],
+    ])
+    .counter(`${prefix}_flow_control_stalls_total`, "Flow-control stalls: sends that waited for the peer's window, and read pauses for an overfull stream.", [
+      [{ kind: "send_waited" }, streams.creditWaits],
+      [{ kind: "read_paused" }, streams.readPauses],
+    ])
     .counter(`${prefix}_requests_total`, "Requests served, by procedure (or cmd) and code.", byCode(served, "procedure"))
     .gauge(`${prefix}_requests_in_flight`, "Requests being served, by procedure.", served.map((e) => [{ procedure: e.name }, e.inFlight]))
     .counter(`${prefix}_request_received_bytes_total`, "Bytes of requests' first payloads, by procedure.", served.map((e) => [{ procedure: e.name }, e.bytesIn]))

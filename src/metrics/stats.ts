@@ -15,7 +15,7 @@
  * Not seen by hooks, so not counted: stream messages, flow-control stalls.
  */
 import { RpcError } from "../common/errors.ts";
-import type { Connection, IncomingRequest } from "../engine/api.ts";
+import type { Connection, IncomingRequest, StreamCounts } from "../engine/api.ts";
 import type { EndHook, Hooks } from "../engine/hooks.ts";
 import { HeartbeatLost } from "../engine/liveness.ts";
 import { isProcedure } from "../typed/procedure.ts";
@@ -57,6 +57,8 @@ export interface ConnectionSnapshot {
   id: number;
   role: string;
   remoteAddress: string | null;
+  /** The peer's software and runtime, as it announced them ("weft/0.2.0 Bun/1.3.1"). */
+  peerAgent: string | null;
   codec: string;
   compression: string | null;
   protocolVersion: number;
@@ -67,6 +69,7 @@ export interface ConnectionSnapshot {
   bytesRead: number;
   bytesWritten: number;
   unsentBytes: number;
+  streams: StreamCounts;
 }
 
 export interface CallSnapshot {
@@ -94,6 +97,8 @@ export interface StatsSnapshot {
     heartbeatLosses: number;
     bytesRead: number;
     bytesWritten: number;
+    /** Stream frames and flow-control stalls, on connections open now and closed. */
+    streams: StreamCounts;
     live: ConnectionSnapshot[];
   };
   procedures: CallSnapshot[];
@@ -129,6 +134,7 @@ export class Stats {
   #nextId = 1;
   #closedBytesRead = 0;
   #closedBytesWritten = 0;
+  readonly #closedStreams: StreamCounts = { framesRead: 0, framesWritten: 0, creditWaits: 0, readPauses: 0 };
   readonly #byName = new NameTable<CallStats>();
   /** Served requests by plain cmd (pinned procedures share their named entry). */
   readonly #servedByCmd = new Map<number, CallStats>();
@@ -175,6 +181,7 @@ export class Stats {
         const bytes = connection.bytes;
         this.#closedBytesRead += bytes.read;
         this.#closedBytesWritten += bytes.written;
+        addStreams(this.#closedStreams, connection.streams);
       },
       requestStarted: (request) => {
         const entry = request.cmd === PROCEDURE_CMD ? this.#procedure(request.payload) : this.#cmd(this.#servedByCmd, request.cmd, true);
@@ -215,6 +222,13 @@ export class Stats {
     return bytes;
   }
 
+  /** Stream frames each way and flow-control stalls, on connections open now and closed. */
+  get streams(): StreamCounts {
+    const counts = addStreams({ framesRead: 0, framesWritten: 0, creditWaits: 0, readPauses: 0 }, this.#closedStreams);
+    for (const connection of this.#live.keys()) addStreams(counts, connection.streams);
+    return counts;
+  }
+
   /** The served procedure (or cmd) named `name`, if seen. */
   procedure(name: string): CallStats | undefined {
     return this.#served.find((entry) => entry.name === name);
@@ -230,6 +244,7 @@ export class Stats {
         id: info.id,
         role: connection.role,
         remoteAddress: connection.remoteAddress ?? null,
+        peerAgent: connection.peerAgent,
         codec: connection.codec,
         compression: connection.compression,
         protocolVersion: connection.protocolVersion,
@@ -240,6 +255,7 @@ export class Stats {
         bytesRead: bytes.read,
         bytesWritten: bytes.written,
         unsentBytes: connection.unsentBytes,
+        streams: connection.streams,
       });
     }
     return {
@@ -253,6 +269,7 @@ export class Stats {
         heartbeatLosses: this.heartbeatLosses,
         bytesRead: this.bytesRead,
         bytesWritten: this.bytesWritten,
+        streams: this.streams,
         live,
       },
       procedures: this.#served.map(snapshotOf),
@@ -311,6 +328,14 @@ export class Stats {
     this.#served.push(entry);
     return entry;
   }
+}
+
+function addStreams(sum: StreamCounts, counts: StreamCounts): StreamCounts {
+  sum.framesRead += counts.framesRead;
+  sum.framesWritten += counts.framesWritten;
+  sum.creditWaits += counts.creditWaits;
+  sum.readPauses += counts.readPauses;
+  return sum;
 }
 
 function snapshotOf(entry: CallStats): CallSnapshot {

@@ -57,6 +57,8 @@ export interface HelloMessage {
   compression?: string[];
   /** Checksums the server accepts ("crc32"). */
   checksum?: string[];
+  /** The server's software and runtime, for operators ("weft/0.2.0 Deno/2.5.0"). */
+  agent?: string;
 }
 
 /** SETTINGS: what the client takes. */
@@ -76,6 +78,8 @@ export interface SettingsMessage {
   compression?: string | null;
   /** "crc32": every call frame carries a CRC-32 of its payload from now on; or null. */
   checksum?: string | null;
+  /** The client's software and runtime, for operators ("weft/0.2.0 Bun/1.3.1"). */
+  agent?: string;
 }
 
 /** ERROR: why the sender refuses the connection. */

@@ -26,7 +26,7 @@ const ARGS = [
 const [url, procedure, screenshot, timeoutArg] = process.argv.slice(2);
 const timeoutMs = Number(timeoutArg) || 20_000;
 const started = Date.now();
-const out = { url, row: null, connections: null, consoleErrors: [], pageErrors: [], error: null, ms: {} };
+const out = { url, row: null, connections: null, runtimes: null, consoleErrors: [], pageErrors: [], error: null, ms: {} };
 
 function finish(code) {
   out.ms.total = Date.now() - started;
@@ -71,6 +71,7 @@ if (!url || !procedure || !screenshot) {
       return { name: tr.getAttribute("data-procedure"), calls: cell("calls"), errors: cell("errors"), codes: cell("codes"), p50: cell("p50") };
     }, row);
     out.connections = await page.evaluate(() => document.querySelectorAll("#connections tr[data-connection]").length);
+    out.runtimes = await page.evaluate(() => [...document.querySelectorAll("#connections td.runtime")].map((td) => td.textContent));
     await page.screenshot({ path: screenshot, fullPage: true });
   } catch (error) {
     out.error ??= String(error?.stack ?? error);
