@@ -15,7 +15,7 @@
 import type { ByteReader, ByteReadResult, ByteSink, ByteSource, ByteWriter, Transport } from "../mod.ts";
 import type { DenoTcpConn } from "./deno_api.ts";
 
-const MIN_SLAB = 4 * 1024;
+const MIN_SLAB = 1024;
 const MAX_SLAB = 64 * 1024;
 const RESOLVED: Promise<void> = Promise.resolve();
 const END: ByteReadResult = { done: true, value: undefined };

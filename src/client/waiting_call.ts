@@ -21,7 +21,7 @@ const WAITING_HOST: CallHost = {
   checkPayload: () => {},
   newStream: NOT_HERE,
   sendCredit: () => null,
-  baseFlags: 0,
+  baseFlags: () => 0,
 };
 
 /** What the channel needs of a waiting call besides a PendingCall's. */

@@ -35,7 +35,7 @@ export interface CallHost {
   /** Credit for a request stream about to open, when the connection does flow control. */
   sendCredit(): SendCredit | null;
   /** The flags every request from this side carries (NonBlock for a server calling a client). */
-  readonly baseFlags: number;
+  baseFlags(): number;
 }
 
 /**
@@ -320,7 +320,7 @@ export class Call extends PendingCall {
 
   constructor(host: CallHost, id: RequestId, cmd: number, options: CallOptions | undefined) {
     super(host, id, cmd, options);
-    this.#flags = host.baseFlags | (options?.nonBlocking ? Flags.NonBlock : 0);
+    this.#flags = host.baseFlags() | (options?.nonBlocking ? Flags.NonBlock : 0);
     this.#metadata = options?.metadata;
     if (options?.timeout !== undefined) this.#deadlineAt = performance.now() + options.timeout;
   }

@@ -18,10 +18,12 @@ const MIN_SLOTS = 16;
 const MAX_SLOTS = 1024;
 
 export class CallTable<T> {
-  #ids: (RequestId | undefined)[] = new Array(MIN_SLOTS);
-  #values: (T | undefined)[] = new Array(MIN_SLOTS);
-  #mask = MIN_SLOTS - 1;
-  readonly #overflow = new Map<RequestId, T>();
+  // No ring until the first call: an idle connection holds none (lookups find nothing in an empty one).
+  #ids: (RequestId | undefined)[] = NO_SLOTS;
+  #values: (T | undefined)[] = NO_SLOTS;
+  #mask = 0;
+  /** Made when a slot is first taken: most connections never need it. */
+  #overflow: Map<RequestId, T> | null = null;
   #size = 0;
 
   get size(): number {
@@ -30,10 +32,11 @@ export class CallTable<T> {
 
   /** Slots in the ring now: its memory, which grows only while calls crowd it. */
   get slots(): number {
-    return this.#mask + 1;
+    return this.#ids.length;
   }
 
   set(id: RequestId, value: T): void {
+    if (this.#ids === NO_SLOTS) this.clear();
     let slot = slotOf(id, this.#mask);
     while (this.#ids[slot] !== undefined && this.#mask < MAX_SLOTS - 1 && 2 * this.#size >= this.#mask) {
       this.#grow();
@@ -42,7 +45,7 @@ export class CallTable<T> {
     if (this.#ids[slot] === undefined) {
       this.#ids[slot] = id;
       this.#values[slot] = value;
-    } else this.#overflow.set(id, value);
+    } else (this.#overflow ??= new Map()).set(id, value);
     this.#size++;
   }
 
@@ -66,7 +69,7 @@ export class CallTable<T> {
   get(id: RequestId): T | undefined {
     const slot = slotOf(id, this.#mask);
     if (this.#ids[slot] === id) return this.#values[slot];
-    return this.#overflow.size === 0 ? undefined : this.#overflow.get(id);
+    return this.#overflow === null ? undefined : this.#overflow.get(id);
   }
 
   delete(id: RequestId): boolean {
@@ -77,7 +80,7 @@ export class CallTable<T> {
       this.#size--;
       return true;
     }
-    if (this.#overflow.size !== 0 && this.#overflow.delete(id)) {
+    if (this.#overflow !== null && this.#overflow.delete(id)) {
       this.#size--;
       return true;
     }
@@ -86,8 +89,8 @@ export class CallTable<T> {
 
   values(): T[] {
     const all: T[] = [];
-    for (let slot = 0; slot <= this.#mask; slot++) if (this.#ids[slot] !== undefined) all.push(this.#values[slot]!);
-    for (const value of this.#overflow.values()) all.push(value);
+    for (let slot = 0; slot < this.#ids.length; slot++) if (this.#ids[slot] !== undefined) all.push(this.#values[slot]!);
+    if (this.#overflow !== null) for (const value of this.#overflow.values()) all.push(value);
     return all;
   }
 
@@ -95,10 +98,13 @@ export class CallTable<T> {
     this.#ids = new Array(MIN_SLOTS);
     this.#values = new Array(MIN_SLOTS);
     this.#mask = MIN_SLOTS - 1;
-    this.#overflow.clear();
+    this.#overflow = null;
     this.#size = 0;
   }
 }
+
+/** The empty ring every table starts with (never written: `set` makes a real one first). */
+const NO_SLOTS: never[] = [];
 
 function slotOf(id: RequestId, mask: number): number {
   return typeof id === "number" ? Math.floor(id / 2) & mask : Number((id >> 1n) & BigInt(mask));

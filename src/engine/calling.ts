@@ -82,7 +82,7 @@ export class Calling {
     const call = new PendingCall(this.#host, id, cmd, options);
     if (end !== undefined) call.onEnd = end;
     this.#calls.set(id, call);
-    const flags = this.#host.baseFlags | ((options?.nonBlocking ?? this.#nonBlocking) ? Flags.NonBlock : 0);
+    const flags = this.#host.baseFlags() | ((options?.nonBlocking ?? this.#nonBlocking) ? Flags.NonBlock : 0);
     const ext = options !== undefined && (options.metadata !== undefined || options.timeout !== undefined)
       ? { metadata: options.metadata, timeout: options.timeout }
       : undefined;
@@ -223,9 +223,8 @@ export class Calling {
     const link = this.#link;
     const writer = link.writer;
     return {
-      get baseFlags() {
-        return roleFlags | link.helloBit;
-      },
+      // A method, not a getter: an object literal with an accessor is kept in V8's slow dictionary mode.
+      baseFlags: () => roleFlags | link.helloBit,
       write: (id, flags, cmd, payload, ext) => {
         if (link.state === CLOSED) return;
         if (ext === undefined) this.#sender.send(id, flags, cmd, payload, undefined);

@@ -36,7 +36,7 @@ import { CLOSED, type Link } from "./link.ts";
 import { agreedInterval, type Liveness } from "./liveness.ts";
 import type { ConnectionOptions } from "./options.ts";
 import type { Sender } from "./sender.ts";
-import { COMPRESSION_FORMATS, refusedSettings, stringRecord } from "./settings.ts";
+import { COMPRESSION_FORMATS, DEFAULT_CODECS, NO_METADATA, refusedSettings, stringRecord } from "./settings.ts";
 
 /** weft's two bits: 0x80 alone is a control frame, 0x40 a hello or a block, both a deferred block. */
 export const WEFT_BITS = WeftFlags.Hello | WeftFlags.Control;
@@ -83,7 +83,7 @@ export class Handshake {
   /** This end's codec; a server takes its client's from SETTINGS. */
   codec: string;
   /** The metadata the peer sent in the handshake (a server reads its client's here). */
-  peerMetadata: Readonly<Record<string, string>> = {};
+  peerMetadata: Readonly<Record<string, string>> = NO_METADATA;
   /** The peer's software and runtime from its HELLO or SETTINGS; null until then, or if it sent none. */
   peerAgent: string | null = null;
   readonly #agent: string | undefined; // ours, sent in HELLO or SETTINGS (undefined: none)
@@ -97,8 +97,7 @@ export class Handshake {
   readonly #holdBytes: number;
   /** Refused (ERROR sent, closing): whatever the client still sends is dropped. */
   #refused = false;
-  /** Server: the handshake's (and admission's) time limit; see `handshakeTimeout`. */
-  readonly #handshakeTimeout: number;
+  readonly #handshakeTimeout: number; // server: the handshake's (and admission's) time limit
   #handshakeTimer: ReturnType<typeof setTimeout> | undefined = undefined;
 
   constructor(
@@ -114,11 +113,11 @@ export class Handshake {
     this.#calling = parts.calling;
     this.#host = host;
     this.#heartbeat = options.heartbeatInterval ?? 10_000;
-    this.#metadata = options.metadata ?? {};
+    this.#metadata = options.metadata ?? NO_METADATA;
     this.#agent = options.agent === false ? undefined : (options.agent ?? localAgent());
     this.#maxMetadataSize = options.maxMetadataSize ?? DEFAULT_MAX_METADATA_SIZE;
     this.codec = options.codec ?? "raw";
-    this.#codecsAccepted = options.codecs ?? ["raw", "json", "msgpack"];
+    this.#codecsAccepted = options.codecs ?? DEFAULT_CODECS;
     this.#compressionOption = options.compression;
     this.#checksumOption = options.checksum;
     this.#onGoAway = options.onGoAway;

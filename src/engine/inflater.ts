@@ -20,7 +20,7 @@ export interface InflaterHost {
   /** The payload could not be decompressed: its exchange fails. */
   failed(id: RequestId, flags: number, error: RpcError): void;
   /** The connection closed while decompressing: drop the result. */
-  readonly closed: boolean;
+  closed(): boolean;
 }
 
 export class Inflater {
@@ -55,7 +55,7 @@ export class Inflater {
     decompress(payload, format, maxBytes)
       .then(
         (plain) => {
-          if (!this.#host.closed) this.#host.inflated(id, flags, cmd, plain, ext);
+          if (!this.#host.closed()) this.#host.inflated(id, flags, cmd, plain, ext);
         },
         (error) => {
           const code: ErrorCode = error instanceof RpcError ? error.code : "data_loss";

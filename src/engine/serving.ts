@@ -60,7 +60,8 @@ export class Serving {
   readonly #requestStarted: Hooks["requestStarted"];
   /** Requests that may still get frames, resets or a close: see #track. */
   readonly #incoming = new CallTable<ServedRequest>();
-  readonly #recentlyReset = new Set<RequestId>();
+  /** Made on the first reset: most connections never need it. */
+  #recentlyReset: Set<RequestId> | null = null;
   #blockingQueue: ServedRequest[] = [];
   #blockingHead = 0;
   #blockingBusy = false;
@@ -97,7 +98,7 @@ export class Serving {
   receive(id: RequestId, flags: number, cmd: number, payload: Uint8Array, ext: Extensions | undefined): void {
     const request = this.#incoming.get(id);
     if (request !== undefined) return this.#continueRequest(request, flags, payload);
-    if (this.#recentlyReset.has(id)) {
+    if (this.#recentlyReset?.has(id)) {
       if ((flags & Flags.StreamEnd) !== 0) this.#recentlyReset.delete(id);
       return;
     }
@@ -392,9 +393,8 @@ export class Serving {
   }
 
   #rememberReset(id: RequestId): void {
-    if (this.#recentlyReset.size >= RESET_MEMORY) {
-      this.#recentlyReset.delete(this.#recentlyReset.values().next().value!);
-    }
-    this.#recentlyReset.add(id);
+    const reset = this.#recentlyReset ??= new Set();
+    if (reset.size >= RESET_MEMORY) reset.delete(reset.values().next().value!);
+    reset.add(id);
   }
 }

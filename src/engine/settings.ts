@@ -7,6 +7,12 @@ import type { ErrorCode } from "../common/errors.ts";
 import type { CompressionFormat } from "../wire/compression.ts";
 import type { SettingsMessage } from "../wire/control.ts";
 
+/** The codecs a server reads unless told otherwise (one array for every connection). */
+export const DEFAULT_CODECS: readonly string[] = ["raw", "json", "msgpack"];
+
+/** No metadata: one frozen object for every connection that has none. */
+export const NO_METADATA: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
 /** The CompressionStream formats every runtime weft supports has (src/wire/compression.ts). */
 export const COMPRESSION_FORMATS: readonly string[] = ["gzip", "deflate", "deflate-raw"];
 
