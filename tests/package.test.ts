@@ -237,7 +237,13 @@ describe.if(runtime === "node")("the package on Node", () => {
     const denoEnv = { DENO_DIR: join(work, "deno-cache") };
     const deno = (args: string[], stdin?: string) => run(join(BIN, "deno"), ["run", "-A", `npm:${MANIFEST.name}`, ...args], { cwd: dir, env: denoEnv, stdin });
     const denoFile = (args: string[]) => run(join(BIN, "deno"), ["run", "-A", "node_modules/@weft/rpc/dist/cli/main.js", ...args], { cwd: dir, env: denoEnv });
-    const runtimes = { "bunx --bun weft": bun, "deno run -A npm:@weft/rpc": deno, "deno run -A node_modules/@weft/rpc/dist/cli/main.js": denoFile };
+    const bunPackage = (args: string[]) => run(join(BIN, "bunx"), ["--bun", MANIFEST.name, ...args], { cwd: dir });
+    const runtimes = {
+      "bunx --bun weft": bun,
+      "bunx --bun @weft/rpc": bunPackage,
+      "deno run -A npm:@weft/rpc": deno,
+      "deno run -A node_modules/@weft/rpc/dist/cli/main.js": denoFile,
+    };
     for (const [what, weft] of Object.entries(runtimes)) {
       const help = ok(await weft(["--help"]), `${what} --help`);
       expect(help.stdout).toContain("Usage: weft COMMAND URL");
