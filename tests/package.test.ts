@@ -81,14 +81,12 @@ function userEnv(extra: Record<string, string> = {}): Record<string, string> {
   return { ...env, ...extra };
 }
 
-/** Runs a command to its end (killing it after `timeout` ms), with `stdin` piped in (then closed) if given. */
+/** Runs a command to its end (killing it after `timeout` ms), with `stdin` piped in (then closed; none by default). */
 function run(cmd: string, args: string[], options: { cwd: string; env?: Record<string, string>; timeout?: number; stdin?: string }): Promise<Ran> {
   return new Promise((resolve) => {
-    const child = spawn(cmd, args, { cwd: options.cwd, env: userEnv(options.env), stdio: [options.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
-    if (options.stdin !== undefined) {
-      child.stdin!.on("error", () => {}); // a child that exits before reading
-      child.stdin!.end(options.stdin);
-    }
+    const child = spawn(cmd, args, { cwd: options.cwd, env: userEnv(options.env), stdio: ["pipe", "pipe", "pipe"] });
+    child.stdin.on("error", () => {}); // a child that exits before reading
+    child.stdin.end(options.stdin ?? "");
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk) => (stdout += chunk));
