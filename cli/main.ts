@@ -5,6 +5,8 @@
  *
  *   node --import tsx cli/main.ts --help     (in the repo; or bun cli/main.ts, deno run -A cli/main.ts)
  *   npx @weft/rpc --help                     (installed: the package's "weft" bin)
+ *   bunx --bun @weft/rpc --help              (installed, on Bun: without --bun, bunx follows the shebang to Node)
+ *   deno run -A npm:@weft/rpc --help         (installed in node_modules, on Deno)
  */
 import process from "node:process";
 import { bench } from "./bench.ts";

@@ -26,6 +26,9 @@ import { join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
+import * as v from "valibot";
+import { Server } from "../mod.ts";
+import { clientStream, router, serve, serverStream, unary } from "../src/typed/mod.ts";
 import { type LocalRegistry, serveTarball } from "./support/local_registry.ts";
 import { type RedisServer, startRedis } from "./support/redis.ts";
 import { runtime } from "./support/runtime.ts";
@@ -78,10 +81,12 @@ function userEnv(extra: Record<string, string> = {}): Record<string, string> {
   return { ...env, ...extra };
 }
 
-/** Runs a command to its end (killing it after `timeout` ms). */
-function run(cmd: string, args: string[], options: { cwd: string; env?: Record<string, string>; timeout?: number }): Promise<Ran> {
+/** Runs a command to its end (killing it after `timeout` ms), with `stdin` piped in (then closed; none by default). */
+function run(cmd: string, args: string[], options: { cwd: string; env?: Record<string, string>; timeout?: number; stdin?: string }): Promise<Ran> {
   return new Promise((resolve) => {
-    const child = spawn(cmd, args, { cwd: options.cwd, env: userEnv(options.env), stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(cmd, args, { cwd: options.cwd, env: userEnv(options.env), stdio: ["pipe", "pipe", "pipe"] });
+    child.stdin.on("error", () => {}); // a child that exits before reading
+    child.stdin.end(options.stdin ?? "");
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk) => (stdout += chunk));
@@ -222,6 +227,71 @@ describe.if(runtime === "node")("the package on Node", () => {
       expect({ code: unreachable.code, named: unreachable.stderr.includes(`cannot reach ${url}`) }).toEqual({ code: 3, named: true });
     }
   }, RUN_TIMEOUT);
+
+  test("the weft bin on Bun and Deno from the same install: bunx --bun weft and deno run list and call a real server over tcp:// and ws://", async () => {
+    // `bunx weft` alone honours the bin's `#!/usr/bin/env node` and runs it on Node; --bun runs it on Bun.
+    const bun = (args: string[], stdin?: string) => run(join(BIN, "bunx"), ["--bun", "weft", ...args], { cwd: dir, stdin });
+    // With a package.json beside it, Deno finds npm:@weft/rpc in node_modules (nothing downloaded).
+    const denoEnv = { DENO_DIR: join(work, "deno-cache") };
+    const deno = (args: string[], stdin?: string) => run(join(BIN, "deno"), ["run", "-A", `npm:${MANIFEST.name}`, ...args], { cwd: dir, env: denoEnv, stdin });
+    const denoFile = (args: string[]) => run(join(BIN, "deno"), ["run", "-A", "node_modules/@weft/rpc/dist/cli/main.js", ...args], { cwd: dir, env: denoEnv });
+    const bunPackage = (args: string[]) => run(join(BIN, "bunx"), ["--bun", MANIFEST.name, ...args], { cwd: dir });
+    const runtimes = {
+      "bunx --bun weft": bun,
+      "bunx --bun @weft/rpc": bunPackage,
+      "deno run -A npm:@weft/rpc": deno,
+      "deno run -A node_modules/@weft/rpc/dist/cli/main.js": denoFile,
+    };
+    for (const [what, weft] of Object.entries(runtimes)) {
+      const help = ok(await weft(["--help"]), `${what} --help`);
+      expect(help.stdout).toContain("Usage: weft COMMAND URL");
+      expect(help.stdout).toContain("Exit codes:");
+    }
+
+    const api = router({
+      hello: unary({ input: v.object({ name: v.string() }), output: v.string() }, ({ name }) => `hello, ${name}`),
+      ticker: serverStream({ input: v.object({ count: v.number() }), output: v.number() }, async function* ({ count }) {
+        for (let i = 0; i < count; i++) yield i;
+      }),
+      sum: clientStream({ input: v.number(), output: v.number() }, async (numbers) => {
+        let total = 0;
+        for await (const n of numbers) total += n;
+        return total;
+      }),
+    });
+    const server = new Server();
+    serve(api, server, { reflection: true });
+    const { listen } = await import("../adapters/node.ts");
+    const { listenWebSocket } = await import("../adapters/node_websocket.ts");
+    const tcp = await listen(server, { hostname: "127.0.0.1", port: 0 });
+    const ws = await listenWebSocket(server, { hostname: "127.0.0.1", port: 0 });
+    try {
+      const lines = (ran: Ran) => ran.stdout.trim().split("\n");
+      for (const [what, weft] of Object.entries({ "bunx --bun weft": bun, "deno run -A npm:@weft/rpc": deno })) {
+        for (const url of [`tcp://127.0.0.1:${tcp.port}`, ws.url]) {
+          const listed = ok(await weft(["list", url]), `${what} list ${url}`);
+          expect(lines(listed).map((line) => line.trim().split(/\s+/).slice(0, 2))).toEqual([["hello", "unary"], ["sum", "clientStream"], ["ticker", "serverStream"]]);
+          const called = ok(await weft(["call", url, "hello", '{"name":"ada"}']), `${what} call ${url} hello`);
+          expect(lines(called).map((line) => JSON.parse(line))).toEqual(["hello, ada"]);
+          const streamed = ok(await weft(["call", url, "ticker", '{"count":3}']), `${what} call ${url} ticker`);
+          expect(lines(streamed).map((line) => JSON.parse(line))).toEqual([0, 1, 2]);
+          const summed = ok(await weft(["call", url, "sum"], "1\n2\n3\n"), `${what} call ${url} sum`);
+          expect(lines(summed).map((line) => JSON.parse(line))).toEqual([6]);
+        }
+        // Nothing listens on port 1: exit 3, naming the URL.
+        for (const url of ["tcp://127.0.0.1:1", "ws://127.0.0.1:1/qrpc"]) {
+          const unreachable = await weft(["list", url]);
+          expect({ what, url, code: unreachable.code, named: unreachable.stderr.includes(`cannot reach ${url}`) }).toEqual({ what, url, code: 3, named: true });
+        }
+      }
+      // Bun itself ran it, not Node by way of the shebang: Node's refusal over tcp:// says ECONNREFUSED, Bun's adapter's does not.
+      expect((await bun(["list", "tcp://127.0.0.1:1"])).stderr).not.toContain("ECONNREFUSED");
+    } finally {
+      await ws.close();
+      await tcp.close();
+      await server.close({ timeout: 1000 });
+    }
+  }, 2 * RUN_TIMEOUT);
 
   test("require() from CommonJS loads the ESM package (Node 20.19+ and 22.12+)", async () => {
     const result = resultOf(await run(process.execPath, ["require.cjs"], { cwd: dir }), "node require.cjs");
