@@ -45,12 +45,25 @@ export const CloseCodes = {
 const CLEAN_CLOSE_CODES = new Set([1000, 1001, 1005]);
 /** Longest polling step while waiting for a socket to drain; the first step is 1 ms. */
 const MAX_DRAIN_POLL_MS = 16;
-/** Messages of one tick are joined into one chunk up to this many bytes in all (a copy). */
+/** Messages of one turn are joined into one chunk up to this many bytes in all (a copy). */
 const MAX_COALESCED_BYTES = 64 * 1024;
 const EMPTY = new Uint8Array(0);
 const RESOLVED: Promise<void> = Promise.resolve();
 /** The longest a graceful close waits for the peer to answer its close frame. */
 const CLOSE_WAIT_MS = 1000;
+
+/**
+ * When the messages received so far reach the engine: once the runtime has run its current
+ * batch of I/O callbacks (setImmediate, where there is one), else at the end of the microtask
+ * checkpoint. Bun and Deno deliver each message in a task of its own, so a microtask hands the
+ * engine one message at a time and every reply leaves in a write of its own; after the I/O
+ * callbacks, the messages of one network read arrive together and their replies leave together
+ * (at 64 calls in flight, 1.4x the calls/s on both; Node's `ws` already delivers them together).
+ */
+const afterIo: (run: () => void) => void = (() => {
+  const setImmediate = (globalThis as { setImmediate?: (run: () => void) => unknown }).setImmediate;
+  return typeof setImmediate === "function" ? (run) => void setImmediate(run) : queueMicrotask;
+})();
 
 /** A close reason is at most 123 bytes; keep well inside it. */
 const MAX_REASON_LENGTH = 100;
@@ -194,11 +207,11 @@ export class WebSocketTransport implements Transport, ByteSource, ByteSink, Byte
       return;
     }
     if (bytes.length === 0) return; // empty messages are ignored, as qrpc does
-    // The messages of one tick reach the engine as one chunk at its end, as a TCP read would:
+    // The messages of one turn reach the engine as one chunk at its end, as a TCP read would:
     // it then decodes and answers them in one turn, and its replies leave in one write.
     this.#inbox.push(bytes);
     this.#inboxBytes += bytes.length;
-    if (this.#inbox.length === 1) queueMicrotask(this.#deliver);
+    if (this.#inbox.length === 1) afterIo(this.#deliver);
   }
 
   /** Hands the messages received so far to the engine: one chunk, or each as it is when big. */
