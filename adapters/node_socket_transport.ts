@@ -22,6 +22,8 @@ export interface NodeSocketLike {
   pause(): unknown;
   resume(): unknown;
   write(chunk: Uint8Array): boolean;
+  cork?(): void;
+  uncork?(): void;
   end(callback?: () => void): unknown;
   destroy(): unknown;
 }
@@ -109,6 +111,18 @@ export class SocketTransport implements Transport, ByteSource, ByteSink, ByteRea
     // Writes settle in order: those made while it drains settle with the drain.
     if (this.#socket.write(chunk) && this.#drain === null) return RESOLVED;
     return this.#drain ??= new Promise<void>((resolve, reject) => (this.#drained = { resolve, reject }));
+  }
+
+  /** Node sends what is written while corked with one writev: a header and its payload leave together. */
+  cork(writes: () => void): void {
+    const socket = this.#socket;
+    if (socket.cork === undefined || socket.uncork === undefined) return writes();
+    socket.cork();
+    try {
+      writes();
+    } finally {
+      socket.uncork();
+    }
   }
 
   close(): Promise<void> {

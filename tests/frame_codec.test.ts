@@ -220,6 +220,26 @@ describe("frame writer", () => {
     expect(sameBytes(frames[1].payload, big)).toBe(true);
   });
 
+  test("a flush of several chunks runs corked where the writer can cork: a header and its payload leave together", async () => {
+    const log: string[] = [];
+    const sink = {
+      getWriter: () => ({
+        desiredSize: 1,
+        ready: Promise.resolve(),
+        write: (chunk: Uint8Array) => (log.push(`write ${chunk.length}`), Promise.resolve()),
+        cork: (writes: () => void) => (log.push("cork"), writes(), log.push("uncork")),
+        close: () => Promise.resolve(),
+        abort: () => Promise.resolve(),
+      }),
+    };
+    const writer = new FrameWriter(sink, () => {});
+    writer.write(3, 0, 1, patterned(10, 1)); // one chunk alone: no cork
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    writer.write(5, 0, 1, patterned(100_000, 5));
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(log).toEqual(["write 26", "cork", "write 16", "write 100000", "uncork"]);
+  });
+
   test("never rewrites bytes already handed to the stream", async () => {
     const { writes, writable } = recordingStream();
     const writer = new FrameWriter(writable, () => {});

@@ -37,6 +37,11 @@ export interface ByteWriter {
   readonly ready: Promise<void>;
   /** Settles, in order, when the chunk is handed on; rejects when the socket failed. */
   write(chunk: Uint8Array): Promise<void>;
+  /**
+   * Optional: runs `writes` (several `write` calls) so that their chunks leave in one system
+   * call where the socket can (a frame's header and its large payload, say).
+   */
+  cork?(writes: () => void): void;
   /** Everything written goes out, then the byte stream ends. */
   close(): Promise<void>;
   /** Drops the socket and whatever waits. */

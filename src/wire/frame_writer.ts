@@ -247,13 +247,20 @@ export class FrameWriter {
     this.#flushesOnSlab++;
     const queued = this.#queued;
     if (queued.length === 0) return;
+    if (queued.length > 1 && this.#writer.cork !== undefined) return this.#writer.cork(this.#writeQueued);
+    this.#writeQueued();
+  }
+
+  /** Hands the queued chunks to the stream (corked, when there are several and it can be). */
+  readonly #writeQueued = (): void => {
+    const queued = this.#queued;
     this.#queued = [];
     for (const chunk of queued) {
       this.unsent += chunk.length;
       this.#sizes.push(chunk.length);
       this.#writer.write(chunk).then(this.#wrote, this.#onError);
     }
-  }
+  };
 
   /** Flushes, then closes the stream (a graceful end of the byte stream). */
   async close(): Promise<void> {
