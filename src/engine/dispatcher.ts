@@ -43,7 +43,6 @@ export class Dispatcher {
   readonly #handshake: Handshake;
   /** Compressed frames wait here to be inflated, and come back in order (the read loop waits on its `idle`). */
   readonly inflater: Inflater;
-  readonly #inflater: Inflater;
 
   constructor(link: Link, parts: DispatchParts, mux: Mux, connection: Connection, maxMetadataSize: number) {
     this.#link = link;
@@ -55,7 +54,7 @@ export class Dispatcher {
     this.#calling = parts.calling;
     this.#serving = parts.serving;
     this.#handshake = parts.handshake;
-    this.inflater = this.#inflater = new Inflater({
+    this.inflater = new Inflater({
       dispatch: (id, flags, cmd, payload) => this.dispatch(id, flags, cmd, payload),
       inflated: (id, flags, cmd, payload, ext) => {
         if ((flags & SPECIAL_BITS) !== 0) this.special(id, flags, cmd, payload);
@@ -74,7 +73,7 @@ export class Dispatcher {
   /** The decoder's frame handler: every frame that arrives. */
   readonly dispatch = (id: RequestId, flags: number, cmd: number, payload: Uint8Array): void => {
     if (this.#link.state === CLOSED) return;
-    if (this.#inflater.waiting !== null) return this.#inflater.wait(id, flags, cmd, payload);
+    if (this.inflater.waiting !== null) return this.inflater.wait(id, flags, cmd, payload);
     if (this.#handshake.held !== null && (flags & WEFT_BITS) !== WeftFlags.Control) {
       return this.#handshake.hold(id, flags, cmd, payload);
     }
@@ -119,7 +118,7 @@ export class Dispatcher {
     }
     if ((flags & Flags.Codec) !== 0) {
       const format = this.#sender.compression;
-      if (format !== null) return this.#inflater.inflate(id, flags & ~Flags.Codec, cmd, payload, undefined, format, this.#link.maxFrameSize - 12);
+      if (format !== null) return this.inflater.inflate(id, flags & ~Flags.Codec, cmd, payload, undefined, format, this.#link.maxFrameSize - 12);
       return this.#unknownCodec(id, flags, cmd);
     }
     this.#receivePush(flags, cmd, payload);
@@ -143,7 +142,7 @@ export class Dispatcher {
     }
     const format = this.#sender.compression;
     if ((flags & Flags.Codec) !== 0 && format !== null) {
-      return this.#inflater.inflate(id, flags & ~Flags.Codec, cmd, body, ext, format, this.#link.maxFrameSize - 12);
+      return this.inflater.inflate(id, flags & ~Flags.Codec, cmd, body, ext, format, this.#link.maxFrameSize - 12);
     }
     if ((flags & SPECIAL_BITS) !== 0) return this.special(id, flags, cmd, body);
     this.route(id, flags, cmd, body, ext);
