@@ -75,7 +75,7 @@ export function debugPageHtml(parts: PageParts): string {
   <h2>Procedures</h2>
   <table id="procedures"><thead><tr><th>procedure</th><th class="n">calls</th><th class="n">in flight</th><th class="n">errors</th><th>by code</th><th class="n">p50 ms</th><th class="n">p90 ms</th><th class="n">p99 ms</th></tr></thead><tbody></tbody></table>
   <h2>Connections</h2>
-  <table id="connections"><thead><tr><th>#</th><th>remote address</th><th>runtime</th><th>codec</th><th>compression</th><th class="n">age</th><th class="n">calls in flight</th><th class="n">requests in flight</th><th class="n">requests</th><th class="n">bytes in</th><th class="n">bytes out</th><th class="n">stream frames in / out</th><th class="n">stalls</th></tr></thead><tbody></tbody></table>
+  <table id="connections"><thead><tr><th>#</th><th>remote address</th><th>runtime</th><th>codec</th><th>compression</th><th class="n">age</th><th class="n">calls in flight</th><th class="n">requests in flight</th><th class="n">streams</th><th class="n">requests</th><th class="n">bytes in</th><th class="n">bytes out</th><th class="n">stream frames in / out</th><th class="n">stalls</th></tr></thead><tbody></tbody></table>
 </main>
 <script type="application/json" id="contract">${scriptJson(parts.contract)}</script>
 <script type="application/json" id="events-url">${scriptJson(parts.eventsUrl)}</script>
@@ -147,13 +147,14 @@ export function debugPageHtml(parts: PageParts): string {
     $("c-inflight").textContent = num(inFlight);
     const body = $("connections").tBodies[0];
     if (s.connections.live.length === 0) {
-      body.replaceChildren(el("tr", {}, el("td", { colspan: "13", class: "empty" }, "no connections")));
+      body.replaceChildren(el("tr", {}, el("td", { colspan: "14", class: "empty" }, "no connections")));
     } else {
       body.replaceChildren(...s.connections.live.map((c) => el("tr", { "data-connection": String(c.id) },
         el("td", {}, String(c.id)), el("td", { class: "name" }, c.remoteAddress || "–"),
         el("td", { class: "runtime", title: c.peerAgent || "" }, runtime(c.peerAgent)), el("td", {}, c.codec),
         el("td", {}, c.compression || "none"), el("td", { class: "n" }, age(c.ageMs)),
         el("td", { class: "n" }, num(c.callsInFlight)), el("td", { class: "n" }, num(c.requestsInFlight)),
+        el("td", { class: "n streams" }, num(c.streams.open)),
         el("td", { class: "n" }, num(c.requests)), el("td", { class: "n" }, bytes(c.bytesRead)), el("td", { class: "n" }, bytes(c.bytesWritten)),
         el("td", { class: "n" }, num(c.streams.framesRead) + " / " + num(c.streams.framesWritten)),
         el("td", { class: "n" }, num(stalls(c.streams))))));

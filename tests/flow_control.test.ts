@@ -193,7 +193,7 @@ describe("per-stream flow control", () => {
     const counters: Counters = { produced: 0, producerStopped: false, consumed: 0, sentWhenSinkDone: 0, sent: 0 };
     const pair = await startPair((server) => install(server, counters));
     expect(str((await pair.client.request(Cmd.Echo, text("unary"))).payload)).toBe("unary"); // no stream frame
-    expect(pair.client.streams).toEqual({ framesRead: 0, framesWritten: 0, creditWaits: 0, readPauses: 0 });
+    expect(pair.client.streams).toEqual({ open: 0, framesRead: 0, framesWritten: 0, creditWaits: 0, readPauses: 0 });
     let items = 0;
     for await (const _ of await pair.client.request(Cmd.Count, u32(5))) items++;
     expect(items).toBe(5);
@@ -202,9 +202,21 @@ describe("per-stream flow control", () => {
     await sum.end();
     expect(readU32((await sum.response).payload)).toBe(6);
     // Five items and the end frame down; three chunks and the end frame up.
-    expect(pair.client.streams).toEqual({ framesRead: 6, framesWritten: 4, creditWaits: 0, readPauses: 0 });
+    expect(pair.client.streams).toEqual({ open: 0, framesRead: 6, framesWritten: 4, creditWaits: 0, readPauses: 0 });
     await until(() => pair.serverSide.streams.framesRead === 4, 2000, "the server to count what it read");
-    expect(pair.serverSide.streams).toEqual({ framesRead: 4, framesWritten: 6, creditWaits: 0, readPauses: 0 });
+    expect(pair.serverSide.streams).toEqual({ open: 0, framesRead: 4, framesWritten: 6, creditWaits: 0, readPauses: 0 });
+    // Open streams are counted while they run, on both ends: a server stream, a client stream and a unary call.
+    const flowing = await pair.client.request(Flow.Gigabyte, undefined, { nonBlocking: true });
+    const upload = pair.client.call(Flow.SlowSink);
+    await upload.send(text("a"));
+    const hang = pair.client.request(Cmd.Hang, text("unary"), { nonBlocking: true });
+    await until(() => pair.serverSide.inFlight.requests === 3, 2000, "three requests in flight");
+    expect([pair.client.streams.open, pair.serverSide.streams.open]).toEqual([2, 2]);
+    flowing.stream!.cancel();
+    upload.cancel();
+    await until(() => pair.client.streams.open === 0 && pair.serverSide.streams.open === 0, 3000, "the streams to end");
+    pair.client.destroy();
+    await hang.catch(() => {});
     await pair.close();
   });
 });

@@ -184,10 +184,11 @@ export class Channel implements Connection {
   }
   /** Over the endpoints' current connections only. */
   get streams(): StreamCounts {
-    const counts = { framesRead: 0, framesWritten: 0, creditWaits: 0, readPauses: 0 };
+    const counts = { open: 0, framesRead: 0, framesWritten: 0, creditWaits: 0, readPauses: 0 };
     for (const s of this.#pool.subchannels) {
       const each = s.connection?.streams;
       if (each === undefined) continue;
+      counts.open += each.open;
       counts.framesRead += each.framesRead;
       counts.framesWritten += each.framesWritten;
       counts.creditWaits += each.creditWaits;

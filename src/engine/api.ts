@@ -30,6 +30,8 @@ export interface CloseOptions {
  */
 /** What a connection's streams did so far (`connection.streams`). */
 export interface StreamCounts {
+  /** Calls and requests in flight now with a stream either way. */
+  open: number;
   /** Frames read and written that belong to streams (either stream bit set). */
   framesRead: number;
   framesWritten: number;

@@ -123,6 +123,11 @@ export class PendingCall implements AsyncIterable<Uint8Array> {
     return this.replyDone;
   }
 
+  /** True when a stream runs either way: the reply streams (or, for a Call, the request). */
+  get streaming(): boolean {
+    return this.#replyStream !== null;
+  }
+
   /** Cancels the call: the peer gets a reset (reason 1), the call rejects with `cancelled`. */
   cancel(reason?: unknown): void {
     this.#abandon(
@@ -317,6 +322,10 @@ export class Call extends PendingCall {
   #metadata: Metadata | undefined;
   /** performance.now() when the caller's timeout runs out, if it set one. */
   #deadlineAt: number | undefined;
+
+  override get streaming(): boolean {
+    return true;
+  }
 
   constructor(host: CallHost, id: RequestId, cmd: number, options: CallOptions | undefined) {
     super(host, id, cmd, options);

@@ -75,6 +75,13 @@ export class Calling {
     return this.#calls.size;
   }
 
+  /** Calls in flight with a stream either way (counted when asked: for instrumentation). */
+  streaming(): number {
+    let count = 0;
+    if (this.#calls.size > 0) for (const call of this.#calls.values()) if (call.streaming) count++;
+    return count;
+  }
+
   /** A request with one payload; see Connection.open. */
   open(cmd: number, payload: Uint8Array, options?: CallOptions): PendingCall {
     const id = this.#newCallId(cmd, options, payload);

@@ -195,7 +195,8 @@ class ConnectionEngine implements ConnectionShape {
   /** Stream frames each way, and flow-control stalls (sends waiting for credit, read pauses). */
   get streams(): StreamCounts {
     const link = this.#link;
-    return { framesRead: link.streamFramesRead, framesWritten: link.streamFramesWritten, creditWaits: link.creditWaits, readPauses: link.readPauses };
+    const open = this.#calling.streaming() + this.#serving.streaming();
+    return { open, framesRead: link.streamFramesRead, framesWritten: link.streamFramesWritten, creditWaits: link.creditWaits, readPauses: link.readPauses };
   }
 
   /** The peer's software and runtime, from the handshake (null from a plain qrpc peer). */

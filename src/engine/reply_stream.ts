@@ -41,6 +41,7 @@ export async function streamReply(
   const iterator = toAsyncIterator(source);
   const credit = host.newSendCredit();
   request.sendCredit = credit;
+  request.replyStreaming = true;
   const writer = host.writer;
   let opened = false;
   let sent = 0;

@@ -78,6 +78,14 @@ export class ServedRequest implements IncomingRequest {
     return trailers;
   }
 
+  /** The handler answers with a stream (the engine's bookkeeping; declared, so a unary request pays nothing). */
+  declare replyStreaming: boolean | undefined;
+
+  /** True when a stream runs either way: the caller's request stream or the handler's reply stream. */
+  get streaming(): boolean {
+    return this.isStream || this.replyStreaming === true;
+  }
+
   /** True when the caller opened a stream (its frames carry Stream or StreamEnd). */
   get isStream(): boolean {
     return (this.flags & (Flags.Stream | Flags.StreamEnd)) !== 0;

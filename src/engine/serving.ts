@@ -94,6 +94,13 @@ export class Serving {
     return this.#incoming.size;
   }
 
+  /** Requests in flight with a stream either way (counted when asked: for instrumentation). */
+  streaming(): number {
+    let count = 0;
+    if (this.#incoming.size > 0) for (const request of this.#incoming.values()) if (request.streaming) count++;
+    return count;
+  }
+
   /** A frame of an exchange the peer started: a new request, or more of a request stream. */
   receive(id: RequestId, flags: number, cmd: number, payload: Uint8Array, ext: Extensions | undefined): void {
     const request = this.#incoming.get(id);

@@ -108,6 +108,7 @@ export function prometheusText(stats: Stats, prefix = "weft"): string {
     .counter(`${prefix}_heartbeat_losses_total`, "Connections closed because the peer went silent past its heartbeats.", [[undefined, stats.heartbeatLosses]])
     .counter(`${prefix}_received_bytes_total`, "Bytes read from peers.", [[undefined, stats.bytesRead]])
     .counter(`${prefix}_sent_bytes_total`, "Bytes of frames written to peers.", [[undefined, stats.bytesWritten]])
+    .gauge(`${prefix}_streams_open`, "Calls and requests in flight with a stream either way.", [[undefined, streams.open]])
     .counter(`${prefix}_stream_frames_total`, "Frames of streams (either stream bit), by direction.", [
       [{ direction: "received" }, streams.framesRead],
       [{ direction: "sent" }, streams.framesWritten],

@@ -134,7 +134,7 @@ export class Stats {
   #nextId = 1;
   #closedBytesRead = 0;
   #closedBytesWritten = 0;
-  readonly #closedStreams: StreamCounts = { framesRead: 0, framesWritten: 0, creditWaits: 0, readPauses: 0 };
+  readonly #closedStreams: StreamCounts = { open: 0, framesRead: 0, framesWritten: 0, creditWaits: 0, readPauses: 0 };
   readonly #byName = new NameTable<CallStats>();
   /** Served requests by plain cmd (pinned procedures share their named entry). */
   readonly #servedByCmd = new Map<number, CallStats>();
@@ -181,7 +181,7 @@ export class Stats {
         const bytes = connection.bytes;
         this.#closedBytesRead += bytes.read;
         this.#closedBytesWritten += bytes.written;
-        addStreams(this.#closedStreams, connection.streams);
+        addStreams(this.#closedStreams, { ...connection.streams, open: 0 }); // a closed connection has none open
       },
       requestStarted: (request) => {
         const entry = request.cmd === PROCEDURE_CMD ? this.#procedure(request.payload) : this.#cmd(this.#servedByCmd, request.cmd, true);
@@ -224,7 +224,7 @@ export class Stats {
 
   /** Stream frames each way and flow-control stalls, on connections open now and closed. */
   get streams(): StreamCounts {
-    const counts = addStreams({ framesRead: 0, framesWritten: 0, creditWaits: 0, readPauses: 0 }, this.#closedStreams);
+    const counts = addStreams({ open: 0, framesRead: 0, framesWritten: 0, creditWaits: 0, readPauses: 0 }, this.#closedStreams);
     for (const connection of this.#live.keys()) addStreams(counts, connection.streams);
     return counts;
   }
@@ -331,6 +331,7 @@ export class Stats {
 }
 
 function addStreams(sum: StreamCounts, counts: StreamCounts): StreamCounts {
+  sum.open += counts.open;
   sum.framesRead += counts.framesRead;
   sum.framesWritten += counts.framesWritten;
   sum.creditWaits += counts.creditWaits;
