@@ -6,28 +6,17 @@
  * subscriptions; and, on Redis, a restart mid-stream is survived: publishes fail while it is
  * down, and the subscriber goes on (with a `gap` for what Redis lost).
  */
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { type Broker, type BrokerDelivery, RpcError } from "../mod.ts";
 import { type BrokerKit, collect, memoryBrokerKit, redisBrokerKit, texts } from "./support/cluster.ts";
-import { type RedisServer, startRedis } from "./support/redis.ts";
+import { useRedis } from "./support/redis.ts";
 
 const encoder = new TextEncoder();
 const bytes = (text: string) => encoder.encode(text);
 
-let redis: RedisServer | undefined;
+const redis = useRedis();
+const cleanup = redis.cleanup;
 const redisErrors: unknown[] = [];
-let cleanup: (() => Promise<void>)[] = [];
-
-beforeAll(async () => {
-  redis = await startRedis();
-}, 30_000);
-afterAll(async () => {
-  await redis?.stop();
-});
-afterEach(async () => {
-  for (const step of cleanup.reverse()) await step().catch(() => {});
-  cleanup = [];
-});
 
 async function made(kit: BrokerKit, retention?: Parameters<BrokerKit["make"]>[0]): Promise<Broker> {
   const broker = await kit.make(retention);
@@ -43,7 +32,7 @@ function aborter(): AbortController {
 
 const events = (got: BrokerDelivery[]) => got.filter((d) => d.kind === "event");
 
-const kits: BrokerKit[] = [memoryBrokerKit(), redisBrokerKit(() => redis!, redisErrors)];
+const kits: BrokerKit[] = [memoryBrokerKit(), redisBrokerKit(() => redis.server, redisErrors)];
 
 for (const kit of kits) {
   describe(`broker: ${kit.name}`, () => {
@@ -172,12 +161,12 @@ describe("broker: redis, when Redis restarts mid-stream", () => {
     for (let i = 1; i <= 5; i++) await broker.publish("live", bytes(`before${i}`));
     const reading = collect(subscription, (g) => texts(g).includes("after3"), { ms: 25_000 });
 
-    await redis!.stop();
+    await redis.server.stop();
     const refused = await broker.publish("live", bytes("while down")).catch((e) => e);
     expect(refused).toBeInstanceOf(RpcError);
     expect((refused as RpcError).code).toBe("unavailable");
 
-    await redis!.start();
+    await redis.server.start();
     // node-redis reconnects with backoff (2 s at most between attempts): publish once it is back.
     const until = performance.now() + 15_000;
     let first: string | undefined;

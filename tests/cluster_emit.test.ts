@@ -5,14 +5,14 @@
  * emitting instance; `emitTo(name)` reaches the connections joined to that name on whichever
  * instance they are; when the broker is down, local emits still reach local clients.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import * as v from "valibot";
 import { type Broker, type Connection, MemoryBroker, Server } from "../mod.ts";
 import { redisBroker } from "../adapters/redis.ts";
 import { createClient, event, router, serve, type Served } from "../src/typed/mod.ts";
 import { until } from "./support/bytes.ts";
 import { uniquePrefix } from "./support/cluster.ts";
-import { type RedisServer, startRedis } from "./support/redis.ts";
+import { useRedis } from "./support/redis.ts";
 import { adapter } from "./support/runtime.ts";
 
 const api = router({
@@ -20,19 +20,8 @@ const api = router({
 });
 type Notice = { from: string; n: number };
 
-let redis: RedisServer | undefined;
-let cleanup: (() => Promise<unknown>)[] = [];
-
-beforeAll(async () => {
-  redis = await startRedis();
-}, 30_000);
-afterAll(async () => {
-  await redis?.stop();
-});
-afterEach(async () => {
-  for (const step of cleanup.reverse()) await step().catch(() => {});
-  cleanup = [];
-});
+const redis = useRedis();
+const cleanup = redis.cleanup;
 
 interface Instance {
   served: Served<typeof api>;
@@ -89,7 +78,7 @@ const kinds: { name: string; brokers: () => Promise<[Broker, Broker]> }[] = [
     brokers: async () => {
       // One broker per instance, as two processes would have, on the same keys.
       const prefix = uniquePrefix();
-      const made = await Promise.all([redisBroker({ url: redis!.url, prefix }), redisBroker({ url: redis!.url, prefix })]);
+      const made = await Promise.all([redisBroker({ url: redis.server.url, prefix }), redisBroker({ url: redis.server.url, prefix })]);
       for (const broker of made) cleanup.push(() => broker.close());
       return made as [Broker, Broker];
     },
@@ -154,13 +143,13 @@ for (const kind of kinds) {
       const a = await instance(brokerA, 2, errors);
       await instance(brokerB, 1, errors);
       if (kind.name === "memory") await brokerA.close();
-      else await redis!.stop();
+      else await redis.server.stop();
       try {
         expect(a.served.emit.notice({ from: "a", n: 1 })).toBe(2);
         await until(() => a.clients.every((got) => got.length === 1), 5000, "the local clients to get it");
         await until(() => errors.length > 0, 5000, "the failed publish to be reported");
       } finally {
-        if (kind.name === "redis") await redis!.start();
+        if (kind.name === "redis") await redis.server.start();
       }
     });
   });

@@ -10,7 +10,7 @@
  * mid-traffic leaves every instance serving its own clients, and cross-instance emits come
  * back with it.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { type Channel, type Registry } from "../mod.ts";
@@ -20,7 +20,7 @@ import type { ClusterApi, Notice } from "./fixtures/cluster_api.ts";
 import { until } from "./support/bytes.ts";
 import { createChannel, FAST_RECONNECT } from "./support/channel.ts";
 import { uniquePrefix } from "./support/cluster.ts";
-import { type RedisServer, startRedis } from "./support/redis.ts";
+import { useRedis } from "./support/redis.ts";
 import { commandFor, type RuntimeName } from "./support/runtime.ts";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
@@ -28,19 +28,8 @@ const SERVICE = "clustered";
 const TTL_MS = 1500;
 const RUNTIMES: RuntimeName[] = ["bun", "deno", "node"];
 
-let redis: RedisServer | undefined;
-let cleanup: (() => Promise<unknown>)[] = [];
-
-beforeAll(async () => {
-  redis = await startRedis();
-}, 30_000);
-afterAll(async () => {
-  await redis?.stop();
-});
-afterEach(async () => {
-  for (const step of cleanup.reverse()) await step().catch(() => {});
-  cleanup = [];
-});
+const redis = useRedis();
+const cleanup = redis.cleanup;
 
 interface Instance {
   readonly id: string;
@@ -54,7 +43,7 @@ interface Instance {
 /** tests/fixtures/cluster_instance.ts on `runtime`, once it prints `ready` (20 s at most). */
 function startInstance(runtime: RuntimeName, prefix: string, id: string): Promise<Instance> {
   const [command, ...args] = commandFor(runtime, "tests/fixtures/cluster_instance.ts");
-  const child: ChildProcess = spawn(command, [...args, redis!.url, prefix, SERVICE, id, String(TTL_MS)], {
+  const child: ChildProcess = spawn(command, [...args, redis.server.url, prefix, SERVICE, id, String(TTL_MS)], {
     cwd: root,
     stdio: ["pipe", "pipe", "pipe"],
   });
@@ -105,7 +94,7 @@ interface Cluster {
 
 /** Redis registry handle for this process, closed after the test. */
 async function registryFor(prefix: string): Promise<Registry> {
-  const registry = await redisRegistry({ url: redis!.url, prefix, onError: () => {} });
+  const registry = await redisRegistry({ url: redis.server.url, prefix, onError: () => {} });
   cleanup.push(() => registry.close());
   return registry;
 }
@@ -261,7 +250,7 @@ describe("a cluster of processes on Redis: Bun, Deno and Node instances", () => 
     await bun.api.burst({ tag: "before", count: 5 });
     await until(() => everyone.every((s) => run(s.got, "bun-1", "before").length === 5), 10_000, "the first run everywhere");
 
-    await redis!.stop();
+    await redis.server.stop();
     try {
       // Down: each instance answers its own clients, and an emit still reaches its own clients.
       for (const s of everyone) expect(await s.api.whoami()).toBe(s.id);
@@ -272,7 +261,7 @@ describe("a cluster of processes on Redis: Bun, Deno and Node instances", () => 
       const served = await spread(cluster.api, 9);
       expect([...served.keys()].sort()).toEqual(["bun-1", "deno-1", "node-1"]); // the channel kept its endpoints
     } finally {
-      await redis!.start();
+      await redis.server.start();
     }
 
     // Back: the instances re-register by their next renewal, and their subscriptions resume.

@@ -4,27 +4,16 @@
  * in memory and on a real redis-server. A registry that fails never stops the server. A
  * channel given `{ registry, service }` follows the service's instances as they come and go.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { type Instance, type Registry, RpcError, Server } from "../mod.ts";
 import { str, text } from "./support/bytes.ts";
 import { createChannel, FAST_RECONNECT } from "./support/channel.ts";
 import { memoryRegistryKit, type RegistryKit, redisRegistryKit } from "./support/cluster.ts";
-import { type RedisServer, startRedis } from "./support/redis.ts";
+import { useRedis } from "./support/redis.ts";
 import { adapter } from "./support/runtime.ts";
 
-let redis: RedisServer | undefined;
-let cleanup: (() => Promise<unknown>)[] = [];
-
-beforeAll(async () => {
-  redis = await startRedis();
-}, 30_000);
-afterAll(async () => {
-  await redis?.stop();
-});
-afterEach(async () => {
-  for (const step of cleanup.reverse()) await step().catch(() => {});
-  cleanup = [];
-});
+const redis = useRedis();
+const cleanup = redis.cleanup;
 
 /** Lists `service` until `until` holds (5 s at most). */
 async function listUntil(registry: Registry, service: string, until: (instances: Instance[]) => boolean): Promise<Instance[]> {
@@ -37,7 +26,7 @@ async function listUntil(registry: Registry, service: string, until: (instances:
   return instances;
 }
 
-const kits: RegistryKit[] = [memoryRegistryKit(), redisRegistryKit(() => redis!, [])];
+const kits: RegistryKit[] = [memoryRegistryKit(), redisRegistryKit(() => redis.server, [])];
 
 for (const kit of kits) {
   describe(`a server with a registration: ${kit.name}`, () => {

@@ -6,25 +6,14 @@
  * instance that dies without deregistering (on Redis, a process killed with SIGKILL) leaves
  * the list and every watch within its lease.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import type { Instance, Registry } from "../mod.ts";
 import { memoryRegistryKit, type RegistryKit, redisRegistryKit } from "./support/cluster.ts";
-import { type RedisServer, startRedis } from "./support/redis.ts";
+import { useRedis } from "./support/redis.ts";
 
-let redis: RedisServer | undefined;
+const redis = useRedis();
+const cleanup = redis.cleanup;
 const redisErrors: unknown[] = [];
-let cleanup: (() => Promise<void>)[] = [];
-
-beforeAll(async () => {
-  redis = await startRedis();
-}, 30_000);
-afterAll(async () => {
-  await redis?.stop();
-});
-afterEach(async () => {
-  for (const step of cleanup.reverse()) await step().catch(() => {});
-  cleanup = [];
-});
 
 async function made(kit: RegistryKit): Promise<Registry> {
   const registry = await kit.make();
@@ -65,7 +54,7 @@ function watching(registry: Registry, service = "api"): AsyncIterator<Instance[]
   return sets;
 }
 
-const kits: RegistryKit[] = [memoryRegistryKit(), redisRegistryKit(() => redis!, redisErrors)];
+const kits: RegistryKit[] = [memoryRegistryKit(), redisRegistryKit(() => redis.server, redisErrors)];
 
 for (const kit of kits) {
   describe(`registry: ${kit.name}`, () => {
@@ -163,10 +152,10 @@ describe("registry: redis, when Redis restarts", () => {
     const sets = watching(registry);
     expect(ids((await watchUntil(sets, () => true))[0])).toEqual(["phoenix"]);
 
-    await redis!.stop();
+    await redis.server.stop();
     const refused = await registry.list("api").catch((e) => e);
     expect((refused as { code?: string }).code).toBe("unavailable");
-    await redis!.start(); // empty: no persistence
+    await redis.server.start(); // empty: no persistence
 
     // The renewal puts the instance back (node-redis reconnects within about 2 s).
     let listed: string[] = [];

@@ -5,6 +5,7 @@
  * on the same port, for the tests of an outage. scripts/prerequisites.mjs installs Debian's
  * redis-server when it is missing (tests/run.mjs calls it).
  */
+import { afterAll, afterEach, beforeAll } from "bun:test";
 import { type ChildProcess, spawn } from "node:child_process";
 import { connect } from "node:net";
 import { redisServerPath } from "../../scripts/prerequisites.mjs";
@@ -87,5 +88,38 @@ export async function startRedis(port?: number): Promise<RedisServer> {
       await stop();
       await start();
     },
+  };
+}
+
+/** What `useRedis()` gives a test file. */
+export interface RedisForTests {
+  /** The file's server (started before its first test). */
+  readonly server: RedisServer;
+  /** Steps to run after the current test, last added first; one that fails is ignored. */
+  readonly cleanup: (() => Promise<unknown>)[];
+}
+
+/**
+ * One redis-server for the calling test file, started before its tests and stopped after
+ * them, and a list of clean-up steps run after each test.
+ */
+export function useRedis(): RedisForTests {
+  let server: RedisServer | undefined;
+  const cleanup: (() => Promise<unknown>)[] = [];
+  beforeAll(async () => {
+    server = await startRedis();
+  }, 30_000);
+  afterAll(async () => {
+    await server?.stop();
+  });
+  afterEach(async () => {
+    for (const step of cleanup.splice(0).reverse()) await step().catch(() => {});
+  });
+  return {
+    get server(): RedisServer {
+      if (server === undefined) throw new Error("redis-server is not started yet (useRedis starts it before the first test)");
+      return server;
+    },
+    cleanup,
   };
 }
