@@ -152,6 +152,8 @@ describe("connecting", () => {
     const late = client.call(4, { nonBlocking: true }); // connected: the engine's own call
     await late.end(text("d"));
     expect(str((await late.response).payload)).toBe("d");
+    // The channel sums its connections' stream counts: three frames then one, none open now.
+    expect(client.streams).toMatchObject({ open: 0, framesWritten: 4, framesRead: 0 });
   });
 
   test("the server calls the client back through the channel's handlers", async () => {

@@ -9,6 +9,7 @@ import { RpcError } from "../common/errors.ts";
 import type { CloseOptions, Connection, Handler, Mux, PushHandler, StreamCounts } from "../engine/api.ts";
 import type { Call, PendingCall } from "../engine/call.ts";
 import { Mux as HandlerTable } from "../engine/mux.ts";
+import { addStreams, noStreams } from "../engine/stream_counts.ts";
 import type { Response } from "../engine/response.ts";
 import type { CompressionFormat } from "../wire/compression.ts";
 import type { Endpoint } from "./endpoint.ts";
@@ -184,16 +185,8 @@ export class Channel implements Connection {
   }
   /** Over the endpoints' current connections only. */
   get streams(): StreamCounts {
-    const counts = { open: 0, framesRead: 0, framesWritten: 0, creditWaits: 0, readPauses: 0 };
-    for (const s of this.#pool.subchannels) {
-      const each = s.connection?.streams;
-      if (each === undefined) continue;
-      counts.open += each.open;
-      counts.framesRead += each.framesRead;
-      counts.framesWritten += each.framesWritten;
-      counts.creditWaits += each.creditWaits;
-      counts.readPauses += each.readPauses;
-    }
+    const counts = noStreams();
+    for (const s of this.#pool.subchannels) if (s.connection) addStreams(counts, s.connection.streams);
     return counts;
   }
   /** The current connection's peer. */

@@ -18,6 +18,7 @@ import { RpcError } from "../common/errors.ts";
 import type { Connection, IncomingRequest, StreamCounts } from "../engine/api.ts";
 import type { EndHook, Hooks } from "../engine/hooks.ts";
 import { HeartbeatLost } from "../engine/liveness.ts";
+import { addStreams, noStreams } from "../engine/stream_counts.ts";
 import { isProcedure } from "../typed/procedure.ts";
 import { flatten, type Router } from "../typed/router.ts";
 import { NameTable, PROCEDURE_CMD } from "../typed/wire.ts";
@@ -134,7 +135,7 @@ export class Stats {
   #nextId = 1;
   #closedBytesRead = 0;
   #closedBytesWritten = 0;
-  readonly #closedStreams: StreamCounts = { open: 0, framesRead: 0, framesWritten: 0, creditWaits: 0, readPauses: 0 };
+  readonly #closedStreams: StreamCounts = noStreams();
   readonly #byName = new NameTable<CallStats>();
   /** Served requests by plain cmd (pinned procedures share their named entry). */
   readonly #servedByCmd = new Map<number, CallStats>();
@@ -224,7 +225,7 @@ export class Stats {
 
   /** Stream frames each way and flow-control stalls, on connections open now and closed. */
   get streams(): StreamCounts {
-    const counts = addStreams({ open: 0, framesRead: 0, framesWritten: 0, creditWaits: 0, readPauses: 0 }, this.#closedStreams);
+    const counts = addStreams(noStreams(), this.#closedStreams);
     for (const connection of this.#live.keys()) addStreams(counts, connection.streams);
     return counts;
   }
@@ -328,15 +329,6 @@ export class Stats {
     this.#served.push(entry);
     return entry;
   }
-}
-
-function addStreams(sum: StreamCounts, counts: StreamCounts): StreamCounts {
-  sum.open += counts.open;
-  sum.framesRead += counts.framesRead;
-  sum.framesWritten += counts.framesWritten;
-  sum.creditWaits += counts.creditWaits;
-  sum.readPauses += counts.readPauses;
-  return sum;
 }
 
 function snapshotOf(entry: CallStats): CallSnapshot {
