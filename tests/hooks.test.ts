@@ -5,7 +5,7 @@
  * later goes to onError.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { type Connection, type Hooks, RpcError, type Server } from "../mod.ts";
+import { combineHooks, type Connection, type Hooks, RpcError, type Server } from "../mod.ts";
 import { sleep, str, text, until } from "./support/bytes.ts";
 import { type Pair, startPair } from "./support/harness.ts";
 
@@ -126,6 +126,36 @@ describe("hooks", () => {
     expect(error instanceof RpcError && error.code).toBe("permission_denied");
     expect(str((await pair.client.request(1, text("ok"))).payload)).toBe("ok");
     expect(seen).toBe(1);
+  });
+
+  test("combineHooks: every set hears every event in order; a set that refuses a call ends the ones before it", async () => {
+    const log: string[] = [];
+    const refusing: Hooks = {
+      callStarted: (_, cmd) => {
+        if (cmd === 9) throw new RpcError("permission_denied", "not cmd 9");
+      },
+    };
+    const pair = await pairWith(
+      combineHooks(recorder(log, "server A"), recorder(log, "server B")),
+      combineHooks(recorder(log, "client A"), refusing, recorder(log, "client B")),
+    );
+    expect(str((await pair.client.request(1, text("hi"))).payload)).toBe("hi");
+    await until(() => log.includes("client B call 1 ended ok"), 2000, "the call's end");
+    expect(log.filter((line) => line.includes(" 1"))).toEqual([
+      "client A call 1",
+      "client B call 1",
+      "server A request 1",
+      "server B request 1",
+      "server A request 1 ended ok",
+      "server B request 1 ended ok",
+      "client A call 1 ended ok",
+      "client B call 1 ended ok",
+    ]);
+    const refused = await pair.client.request(9).catch((e) => e);
+    expect(refused instanceof RpcError && refused.code).toBe("permission_denied");
+    // A started the call before the refusal, so it hears it end; B never started it.
+    expect(log.filter((line) => line.includes(" 9"))).toEqual(["client A call 9", "client A call 9 ended permission_denied"]);
+    expect(combineHooks({}, {})).toEqual({}); // nothing to hear: the engine pays nothing
   });
 
   test("an end hook that throws goes to onError; the connection serves on", async () => {

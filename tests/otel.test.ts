@@ -11,10 +11,12 @@ import { context, SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { BasicTracerProvider, InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { AggregationTemporality, type DataPoint, type Histogram, MeterProvider, MetricReader } from "@opentelemetry/sdk-metrics";
-import { RpcError } from "../mod.ts";
+import { combineHooks, type Hooks, RpcError } from "../mod.ts";
 import { createClient, router, serve, serverStream, unary } from "../src/typed/mod.ts";
-import { tracing, W3CTraceContext } from "../src/otel/mod.ts";
+import { cmdTracing, tracing, W3CTraceContext } from "../src/otel/mod.ts";
 import { cleanup, collect, typedPair } from "./support/typed.ts";
+import { type Pair, startPair } from "./support/harness.ts";
+import { str, text } from "./support/bytes.ts";
 
 /** A reader the test collects from when it wants (no timer). */
 class TestReader extends MetricReader {
@@ -202,6 +204,71 @@ describe("OpenTelemetry tracing", () => {
     expect(requestSize.count).toBeGreaterThanOrEqual(1);
     expect(requestSize.sum).toBeGreaterThan(0);
     expect(where("rpc.client.response.size", "deploy")[0].value.sum).toBeGreaterThan(0);
+  });
+});
+
+describe("cmd-level calls (cmdTracing, on the engine's hooks)", () => {
+  const cmdPairs: Pair[] = [];
+  afterEach(async () => {
+    for (const pair of cmdPairs.splice(0)) await pair.close();
+  });
+  const hooks: Hooks = cmdTracing({ tracer: provider.getTracer("weft-test"), meter: meterProvider.getMeter("weft-test") });
+
+  async function cmdPair(): Promise<Pair> {
+    const pair = await startPair((server) => {
+      server.handle(5, (req) => text(`echo ${str(req.payload)}`));
+      server.handle(6, () => {
+        throw new RpcError("failed_precondition", "not today");
+      });
+      serve(serverRoutes, server, { middleware: [t.server] });
+    }, { server: { hooks }, client: { hooks } });
+    cmdPairs.push(pair);
+    return pair;
+  }
+
+  test("a CLIENT and a SERVER span per call, one trace when the call has metadata to carry it", async () => {
+    const pair = await cmdPair();
+    expect(str((await pair.client.request(5, text("a"), { metadata: {} })).payload)).toBe("echo a");
+    const all = await spans(2);
+    const client = byName(all, "cmd 5", SpanKind.CLIENT);
+    const server = byName(all, "cmd 5", SpanKind.SERVER);
+    expect(server.spanContext().traceId).toBe(client.spanContext().traceId);
+    expect(parentOf(server)).toBe(client.spanContext().spanId);
+    expect(server.parentSpanContext?.isRemote).toBe(true);
+    for (const span of [client, server]) {
+      expect(span.attributes["rpc.system"]).toBe("weft");
+      expect(span.attributes["rpc.method"]).toBe("cmd 5");
+      expect(span.attributes["rpc.weft.code"]).toBe("ok");
+    }
+    expect(server.attributes["network.peer.address"]).toBe(pair.serverSide.remoteAddress);
+  });
+
+  test("without metadata the call goes as it was: two spans, two traces; a failure is an ERROR on both", async () => {
+    const pair = await cmdPair();
+    await pair.client.request(5, text("b"));
+    const error = await pair.client.request(6).catch((e) => e);
+    expect(error instanceof RpcError && error.code).toBe("failed_precondition");
+    const all = await spans(4);
+    expect(byName(all, "cmd 5", SpanKind.SERVER).spanContext().traceId).not.toBe(byName(all, "cmd 5", SpanKind.CLIENT).spanContext().traceId);
+    for (const kind of [SpanKind.CLIENT, SpanKind.SERVER]) {
+      const failed = byName(all, "cmd 6", kind);
+      expect(failed.status.code).toBe(SpanStatusCode.ERROR);
+      expect(failed.attributes["rpc.weft.code"]).toBe("failed_precondition");
+    }
+  });
+
+  test("typed calls are left to tracing(): no cmd spans for them, and combineHooks runs it beside other hooks", async () => {
+    const seen: number[] = [];
+    const counting: Hooks = { requestStarted: (request) => void seen.push(request.cmd) };
+    const pair = await typedPair(serverRoutes, {
+      server: { hooks: combineHooks(hooks, counting) },
+      serve: { middleware: [t.server] },
+      clientOptions: { middleware: [t.client] },
+    });
+    expect(await pair.api.ops.fail("x").catch((e) => e.code)).toBe("not_found");
+    const all = await spans(2);
+    expect(all.map((span) => span.name).sort()).toEqual(["ops/fail", "ops/fail"]);
+    expect(seen.length).toBe(1);
   });
 });
 

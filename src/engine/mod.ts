@@ -11,6 +11,7 @@
 export { Call, type CallOptions, PendingCall } from "./call.ts";
 export { type CloseOptions, Connection, type ConnectionOptions, type Role } from "./connection.ts";
 export type { EndHook, Hooks } from "./hooks.ts";
+export { combineHooks } from "./hooks.ts";
 export type { IncomingRequest, StreamCounts } from "./api.ts";
 export { HeartbeatLost } from "./liveness.ts";
 export { MessageStream } from "./message_stream.ts";

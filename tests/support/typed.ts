@@ -1,5 +1,5 @@
 /** Helpers for the typed-procedures tests: a served router on a real TCP pair, bounded waits. */
-import type { ConnectionOptions } from "../../mod.ts";
+import type { ConnectionOptions, ServerOptions } from "../../mod.ts";
 import { RpcError } from "../../mod.ts";
 import { type Client, type ClientOptions, createClient, type Router, serve, type Served, type ServeOptions } from "../../src/typed/mod.ts";
 import { until } from "./bytes.ts";
@@ -41,13 +41,14 @@ export async function typedPair<R extends Router>(
     // deno-lint-ignore no-explicit-any
     serve?: ServeOptions<any>;
     client?: ConnectionOptions;
+    server?: ServerOptions;
     clientOptions?: ClientOptions<R>;
   } = {},
 ): Promise<TypedPair<R>> {
   let served: Served<R> | undefined;
   const pair = await startPair((server) => {
     served = serve(routes, server, options.serve);
-  }, { client: options.client });
+  }, { client: options.client, server: options.server });
   const close = pair.close;
   const once = () => {
     cleanups.delete(once);
