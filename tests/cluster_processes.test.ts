@@ -20,6 +20,7 @@ import type { ClusterApi, Notice } from "./fixtures/cluster_api.ts";
 import { until } from "./support/bytes.ts";
 import { createChannel, FAST_RECONNECT } from "./support/channel.ts";
 import { uniquePrefix } from "./support/cluster.ts";
+import { ready } from "./support/child_server.ts";
 import { useRedis } from "./support/redis.ts";
 import { commandFor, type RuntimeName } from "./support/runtime.ts";
 
@@ -41,13 +42,12 @@ interface Instance {
 }
 
 /** tests/fixtures/cluster_instance.ts on `runtime`, once it prints `ready` (20 s at most). */
-function startInstance(runtime: RuntimeName, prefix: string, id: string): Promise<Instance> {
+async function startInstance(runtime: RuntimeName, prefix: string, id: string): Promise<Instance> {
   const [command, ...args] = commandFor(runtime, "tests/fixtures/cluster_instance.ts");
   const child: ChildProcess = spawn(command, [...args, redis.server.url, prefix, SERVICE, id, String(TTL_MS)], {
     cwd: root,
     stdio: ["pipe", "pipe", "pipe"],
   });
-  let output = "";
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const gone = () => child.exitCode !== null || child.signalCode !== null;
   const kill = async () => {
@@ -60,27 +60,8 @@ function startInstance(runtime: RuntimeName, prefix: string, id: string): Promis
     await exited;
     clearTimeout(killer);
   });
-  child.stderr!.on("data", (chunk) => (output += chunk));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => fail(new Error(`${id} (${runtime}) was not ready in 20 s: ${output}`)), 20_000);
-    const onExit = (code: number | null) => fail(new Error(`${id} (${runtime}) exited with ${code}: ${output}`));
-    function fail(error: Error) {
-      clearTimeout(timer);
-      child.kill("SIGKILL");
-      reject(error);
-    }
-    child.once("exit", onExit);
-    child.stdout!.on("data", (chunk) => {
-      output += chunk;
-      const ready = /^ready (\S+)$/m.exec(output);
-      if (ready === null) return;
-      clearTimeout(timer);
-      child.off("exit", onExit);
-      child.stdout!.removeAllListeners("data");
-      child.stdout!.on("data", (more) => (output += more));
-      resolve({ id, endpoint: ready[1], output: () => output, kill });
-    });
-  });
+  const { match, output } = await ready(child, /^ready (\S+)$/m, `${id} (${runtime})`, 20_000);
+  return { id, endpoint: match[1], output, kill };
 }
 
 interface Cluster {

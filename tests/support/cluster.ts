@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { type Broker, type BrokerDelivery, type Instance, MemoryBroker, MemoryRegistry, type Registry, type Retention } from "../../mod.ts";
 import { redisBroker, redisRegistry } from "../../adapters/redis.ts";
 import type { RedisServer } from "./redis.ts";
+import { ready } from "./child_server.ts";
 import { commandFor, runtime } from "./runtime.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
@@ -109,32 +110,15 @@ export function redisRegistryKit(redis: () => RedisServer, errors: unknown[]): R
 }
 
 /** tests/fixtures/registrant.ts on the runtime under test: registers, renews, and is killed with SIGKILL. */
-function registrant(url: string, prefix: string, instance: Instance, ttlMs: number, ms = 30_000): Promise<Victim> {
+async function registrant(url: string, prefix: string, instance: Instance, ttlMs: number, ms = 30_000): Promise<Victim> {
   const [command, ...args] = commandFor(runtime, "tests/fixtures/registrant.ts");
   const child = spawn(command, [...args, url, prefix, instance.service, instance.id, String(ttlMs), JSON.stringify(instance.endpoints)], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
-  let output = "";
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => fail(new Error(`the registrant did not register in ${ms} ms: ${output}`)), ms);
-    const onExit = (code: number | null) => fail(new Error(`the registrant exited with ${code}: ${output}`));
-    function fail(error: Error) {
-      clearTimeout(timer);
-      child.kill("SIGKILL");
-      reject(error);
-    }
-    child.stderr!.on("data", (chunk) => (output += chunk));
-    child.once("exit", onExit);
-    child.stdout!.on("data", (chunk) => {
-      output += chunk;
-      if (!output.includes("registered")) return;
-      clearTimeout(timer);
-      child.off("exit", onExit);
-      resolve({
-        kill: async () => {
-          if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-          await exited;
-        },
-      });
-    });
-  });
+  await ready(child, /registered/, "the registrant", ms);
+  return {
+    kill: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      await exited;
+    },
+  };
 }

@@ -5,6 +5,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { ready } from "./child_server.ts";
 import { commandFor, runtime } from "./runtime.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
@@ -18,14 +19,13 @@ export interface NamedServer {
   stop(): Promise<void>;
 }
 
-export function startNamedServer(name: string, port: number, log: string, ms = 30_000): Promise<NamedServer> {
+export async function startNamedServer(name: string, port: number, log: string, ms = 30_000): Promise<NamedServer> {
   const [command, ...args] = commandFor(runtime, "tests/fixtures/channel_server.ts");
   const child: ChildProcess = spawn(command, [...args, name, String(port), log], {
     cwd: root,
     stdio: ["pipe", "pipe", "pipe"],
     env: { ...(globalThis as unknown as { process: { env: Record<string, string> } }).process.env },
   });
-  let output = "";
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const signal = async (how: "SIGKILL" | "SIGTERM") => {
     if (child.exitCode === null && child.signalCode === null) child.kill(how);
@@ -33,23 +33,6 @@ export function startNamedServer(name: string, port: number, log: string, ms = 3
     await exited;
     clearTimeout(timer);
   };
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => fail(new Error(`${name} did not start in ${ms} ms: ${output}`)), ms);
-    const onExit = (code: number | null) => fail(new Error(`${name} exited with ${code}: ${output}`));
-    function fail(error: Error) {
-      clearTimeout(timer);
-      child.kill("SIGKILL");
-      reject(error);
-    }
-    child.stderr!.on("data", (chunk) => (output += chunk));
-    child.once("exit", onExit);
-    child.stdout!.on("data", (chunk) => {
-      output += chunk;
-      const match = /port (\d+)/.exec(output);
-      if (!match) return;
-      clearTimeout(timer);
-      child.off("exit", onExit);
-      resolve({ name, port: Number(match[1]), kill: () => signal("SIGKILL"), stop: () => signal("SIGTERM") });
-    });
-  });
+  const { match } = await ready(child, /port (\d+)/, name, ms);
+  return { name, port: Number(match[1]), kill: () => signal("SIGKILL"), stop: () => signal("SIGTERM") };
 }
