@@ -7,7 +7,7 @@ import { RpcError } from "../mod.ts";
 import { numberFlag, parseArgs, positionals } from "./args.ts";
 import { CALL_FLAGS, CALL_HELP } from "./call.ts";
 import { type Command, DIAL_FLAGS, DIAL_HELP, URL_HELP } from "./command.ts";
-import { contractIfServed, shapeOf } from "./contract.ts";
+import { contractIfServed, shapeOf, takesStream } from "./contract.ts";
 import { dial, dialOptionsOf, hangUp } from "./dial.ts";
 import { EXIT_CODES_HELP } from "./errors.ts";
 import { formatMs, LatencyHistogram } from "./histogram.ts";
@@ -142,7 +142,7 @@ ${EXIT_CODES_HELP}`,
     try {
       const contract = await contractIfServed(connection, timeout);
       const shape = shapeOf(contract, name);
-      const streamed = shape === "clientStream" || shape === "bidi";
+      const streamed = takesStream(shape);
       const input = streamed ? () => (async function* () { yield value; })() : () => value;
       const plan: Plan = { name, input, timeout, metadata };
       await once(connection, plan); // a wrong name or input fails here, with its exit code

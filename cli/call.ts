@@ -5,7 +5,7 @@
 import { RpcError } from "../mod.ts";
 import { numberFlag, parseArgs, positionals } from "./args.ts";
 import { type Command, DIAL_FLAGS, DIAL_HELP, URL_HELP } from "./command.ts";
-import { contractIfServed, shapeOf } from "./contract.ts";
+import { contractIfServed, shapeOf, takesStream } from "./contract.ts";
 import { dial, dialOptionsOf, hangUp } from "./dial.ts";
 import { EXIT_CODES_HELP, usage } from "./errors.ts";
 import { metadataOf } from "./metadata.ts";
@@ -20,9 +20,6 @@ export const CALL_FLAGS = [
 ] as const;
 export const CALL_HELP = `  -H, --header KEY=VALUE call metadata (repeatable); the handler reads ctx.metadata
   --timeout MS           the call's deadline; past it, the call fails with deadline_exceeded`;
-
-/** Shapes whose input is a stream. */
-const STREAMED_INPUT = new Set(["clientStream", "bidi"]);
 
 export const call: Command = {
   name: "call",
@@ -60,7 +57,7 @@ ${EXIT_CODES_HELP}`,
     try {
       const contract = await contractIfServed(connection, timeout);
       const shape = shapeOf(contract, name);
-      const streamed = fromStdin || (shape !== undefined && STREAMED_INPUT.has(shape));
+      const streamed = fromStdin || takesStream(shape);
       if (streamed && text !== undefined && !fromStdin) {
         throw usage(`"${name}" is a ${shape}: it reads its inputs from stdin, one JSON value per line, not from an argument`);
       }

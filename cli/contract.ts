@@ -38,3 +38,8 @@ export async function contractIfServed(connection: Connection, timeout?: number)
 export function shapeOf(contract: ContractDescription | null, name: string): ProcedureDescription["shape"] | undefined {
   return contract !== null && Object.hasOwn(contract.procedures, name) ? contract.procedures[name].shape : undefined;
 }
+
+/** True for the shapes whose input is a stream (client streams and bidi), false for the others and for unknown. */
+export function takesStream(shape: ProcedureDescription["shape"] | undefined): boolean {
+  return shape === "clientStream" || shape === "bidi";
+}
