@@ -11,7 +11,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as v from "valibot";
 import { RpcError, Server } from "../mod.ts";
-import { bidi, clientStream, router, serve, serverStream, unary } from "../src/typed/mod.ts";
+import { bidi, router, serve, unary } from "../src/typed/mod.ts";
+import { cliProcedures } from "./fixtures/cli_procedures.ts";
 import { adapter, commandFor, runtime } from "./support/runtime.ts";
 import { testCertificates } from "./support/tls.ts";
 import type { TcpListener } from "../adapters/options.ts";
@@ -58,7 +59,7 @@ function expectExit(ran: Ran, code: number): void {
 }
 
 const api = router({
-  hello: unary({ input: v.object({ name: v.string() }), output: v.string() }, ({ name }) => `hello, ${name}`),
+  ...cliProcedures,
   users: {
     get: unary(
       { input: v.number(), output: v.object({ id: v.number(), user: v.string() }), description: "a user by id" },
@@ -74,14 +75,6 @@ const api = router({
   }),
   broken: unary({ input: v.any(), output: v.any() }, () => {
     throw new RpcError("failed_precondition", "not today");
-  }),
-  ticker: serverStream({ input: v.object({ count: v.number() }), output: v.number() }, async function* ({ count }) {
-    for (let i = 0; i < count; i++) yield i;
-  }),
-  sum: clientStream({ input: v.number(), output: v.number() }, async (numbers) => {
-    let total = 0;
-    for await (const n of numbers) total += n;
-    return total;
   }),
   shout: bidi({ input: v.string(), output: v.string() }, async function* (lines) {
     for await (const line of lines) yield line.toUpperCase();

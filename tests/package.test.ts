@@ -26,9 +26,9 @@ import { join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
-import * as v from "valibot";
 import { Server } from "../mod.ts";
-import { clientStream, router, serve, serverStream, unary } from "../src/typed/mod.ts";
+import { router, serve } from "../src/typed/mod.ts";
+import { cliProcedures } from "./fixtures/cli_procedures.ts";
 import { type LocalRegistry, serveTarball } from "./support/local_registry.ts";
 import { type RedisServer, startRedis } from "./support/redis.ts";
 import { runtime } from "./support/runtime.ts";
@@ -248,17 +248,7 @@ describe.if(runtime === "node")("the package on Node", () => {
       expect(help.stdout).toContain("Exit codes:");
     }
 
-    const api = router({
-      hello: unary({ input: v.object({ name: v.string() }), output: v.string() }, ({ name }) => `hello, ${name}`),
-      ticker: serverStream({ input: v.object({ count: v.number() }), output: v.number() }, async function* ({ count }) {
-        for (let i = 0; i < count; i++) yield i;
-      }),
-      sum: clientStream({ input: v.number(), output: v.number() }, async (numbers) => {
-        let total = 0;
-        for await (const n of numbers) total += n;
-        return total;
-      }),
-    });
+    const api = router(cliProcedures);
     const server = new Server();
     serve(api, server, { reflection: true });
     const { listen } = await import("../adapters/node.ts");
