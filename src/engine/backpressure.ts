@@ -64,7 +64,7 @@ export class Backpressure {
 
   /** Credit for a stream this side opens or replies on, when both ends do flow control. */
   newSendCredit(): SendCredit | null {
-    return this.#flowControl ? new SendCredit(this.#peerWindow, this.#stalled) : null;
+    return this.#flowControl ? new SendCredit(this.#peerWindow, this.#link) : null;
   }
 
   /** The connection closed: nothing waits on the gate any more. */
@@ -85,10 +85,6 @@ export class Backpressure {
     this.#overrun(id, error);
     return error;
   }
-
-  readonly #stalled = (): void => {
-    this.#link.creditWaits++;
-  };
 
   /** A stream over its high-water mark holds the read loop until it drains: qrpc's model. */
   readonly #onPressure = (overfull: boolean): void => {

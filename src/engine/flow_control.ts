@@ -10,12 +10,12 @@
 export class SendCredit {
   #credit: number;
   #waiters: Array<() => void> = [];
-  /** Told each time a sender has to wait (instrumentation counts these stalls). */
-  readonly #onStall: (() => void) | undefined;
+  /** Where each time a sender has to wait is counted (the connection's Link), if anywhere. */
+  readonly #stalls: { creditWaits: number } | undefined;
 
-  constructor(window: number, onStall?: () => void) {
+  constructor(window: number, stalls?: { creditWaits: number }) {
     this.#credit = window;
-    this.#onStall = onStall;
+    this.#stalls = stalls;
   }
 
   /** True while a frame may go out now. */
@@ -42,7 +42,7 @@ export class SendCredit {
   /** Resolves once credit is available, or the stream is over (`release`). */
   wait(): Promise<void> {
     if (this.#credit > 0) return Promise.resolve();
-    this.#onStall?.();
+    if (this.#stalls !== undefined) this.#stalls.creditWaits++;
     return new Promise((resolve) => this.#waiters.push(resolve));
   }
 

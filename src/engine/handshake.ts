@@ -208,18 +208,17 @@ export class Handshake {
     this.#refused = true;
     this.held = [];
     this.#awaitingExt = null;
-    this.#stopHandshakeTimer();
+    this.stop();
   }
 
-  /** The connection closed: no more time limits. */
-  readonly stop = (): void => this.#stopHandshakeTimer();
 
   #startHandshakeTimer(): void {
     if (this.#link.role !== "server" || this.#link.state === CLOSED) return;
     this.#handshakeTimer = setTimeout(() => this.#handshakeTimedOut(), this.#handshakeTimeout);
   }
 
-  #stopHandshakeTimer(): void {
+  /** No more time limits: the handshake is over (admitted or refused), or the connection closed. */
+  stop(): void {
     if (this.#handshakeTimer !== undefined) clearTimeout(this.#handshakeTimer);
     this.#handshakeTimer = undefined;
   }
@@ -348,14 +347,14 @@ export class Handshake {
     this.#startHeartbeat(agreedInterval(this.#heartbeat, Number(settings.heartbeat) || 0));
     const authenticate = this.#authenticate;
     if (authenticate === undefined) {
-      this.#stopHandshakeTimer();
+      this.stop();
       return this.#maybeRelease();
     }
     Promise.resolve()
       .then(() => authenticate(this.peerMetadata, this.#host.connection))
       .then(() => {
         if (this.#refused || link.state === CLOSED) return;
-        this.#stopHandshakeTimer();
+        this.stop();
         this.#authPending = false;
         this.#maybeRelease();
       }, (error) => {

@@ -238,9 +238,17 @@ export class Stats {
   snapshot(): StatsSnapshot {
     const now = Date.now();
     const live: ConnectionSnapshot[] = [];
+    // The totals from the same readings as the rows: each connection is read once.
+    let bytesRead = this.#closedBytesRead;
+    let bytesWritten = this.#closedBytesWritten;
+    const totalStreams = addStreams(noStreams(), this.#closedStreams);
     for (const [connection, info] of this.#live) {
       const inFlight = connection.inFlight;
       const bytes = connection.bytes;
+      const streams = connection.streams;
+      bytesRead += bytes.read;
+      bytesWritten += bytes.written;
+      addStreams(totalStreams, streams);
       live.push({
         id: info.id,
         role: connection.role,
@@ -256,7 +264,7 @@ export class Stats {
         bytesRead: bytes.read,
         bytesWritten: bytes.written,
         unsentBytes: connection.unsentBytes,
-        streams: connection.streams,
+        streams,
       });
     }
     return {
@@ -268,9 +276,9 @@ export class Stats {
         closed: this.closed,
         closedWithError: this.closedWithError,
         heartbeatLosses: this.heartbeatLosses,
-        bytesRead: this.bytesRead,
-        bytesWritten: this.bytesWritten,
-        streams: this.streams,
+        bytesRead,
+        bytesWritten,
+        streams: totalStreams,
         live,
       },
       procedures: this.#served.map(snapshotOf),
