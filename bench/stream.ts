@@ -35,6 +35,12 @@
  *    - raw: a 16-byte header then the 1 MiB payload (two writes, as weft's writer does),
  *      echoed byte for byte by servers/raw_echo.ts; the client (reference/raw_bulk_client.ts)
  *      reads the whole frame back (header checked, payload skipped) before counting the call.
+ *      The echo is cut-through: the reply leaves while the request is still arriving.
+ *    - raw-msg: store-and-forward, the least a unary RPC can do: servers/raw_message_echo.ts
+ *      assembles each request's payload in a buffer of its own before writing it back, and
+ *      the client assembles each reply's. At 1 in flight that costs a second transfer time,
+ *      so this row runs at 1 only: with several calls in flight, one call's transfer
+ *      overlaps another's, and raw is the ceiling again.
  *    MiB/s is per direction (each call moves 1 MiB each way).
  *
  * As in unary.ts: the rows of one group (same part, same concurrency) each have their own
@@ -51,7 +57,7 @@
  *   BENCH_BULK_INFLIGHT=4    the "many" in-flight count of the 1 MiB echo
  *   BENCH_BULK_SIZE=1048576  payload bytes of the bulk echo
  *   BENCH_ONLY=weft-stream:1,raw-stream:1     run only these rows (mode-bench:concurrency;
- *                                             modes raw|weft, benches stream|1mib)
+ *                                             modes raw|raw-msg|weft, benches stream|1mib)
  */
 import { loadAdapter } from "./harness/adapters.ts";
 import { jsonOutput, printJson, runConditions, runtimeLabel } from "./harness/output.ts";
@@ -79,6 +85,7 @@ const ROWS: Array<[Mode, Part, number]> = [
   ["raw", "stream", STREAMS],
   ["weft", "stream", STREAMS],
   ["raw", "1mib", 1],
+  ["raw-msg", "1mib", 1],
   ["weft", "1mib", 1],
   ["raw", "1mib", BULK_INFLIGHT],
   ["weft", "1mib", BULK_INFLIGHT],
@@ -95,13 +102,18 @@ await socketBench({
   servers: {
     rawStream: needs("raw", "stream") ? "servers/raw_stream.ts" : null,
     rawEcho: needs("raw", "1mib") ? "servers/raw_echo.ts" : null,
+    rawMessageEcho: needs("raw-msg", "1mib") ? "servers/raw_message_echo.ts" : null,
     weft: wanted.some((r) => r.mode === "weft") ? "servers/weft_tcp.ts" : null,
   },
 }, async ({ servers, spinners, pinned, elapsedSeconds }) => {
   const { connect } = await loadAdapter();
   const weft = () => connect({ hostname: HOST, port: servers.weft!.port });
-  const targets = (raw: { port: number; pid: number | undefined } | undefined): Targets => ({
+  const targets = (
+    raw: { port: number; pid: number | undefined } | undefined,
+    rawMsg?: { port: number; pid: number | undefined },
+  ): Targets => ({
     raw,
+    rawMsg,
     weft,
     weftPid: servers.weft?.pid,
   });
@@ -111,7 +123,7 @@ await socketBench({
     open: () =>
       part === "stream"
         ? openStreamRow(mode, n, targets(servers.rawStream))
-        : openBulkRow(mode, n, targets(servers.rawEcho)),
+        : openBulkRow(mode, n, targets(servers.rawEcho, servers.rawMessageEcho)),
   }));
   const rows: Row[] = await measureRounds(plan, settings, "opsPerSec", "serverCpuUs");
   addRatios(rows);

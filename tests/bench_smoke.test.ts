@@ -94,13 +94,15 @@ describe(`the socket benches on ${runtime}`, () => {
     expect(result.typedInputBytes).toBe(55);
   }, TEST_MS);
 
-  test("stream: server streaming and the 1 MiB echo at 1", async () => {
+  test("stream: server streaming and the 1 MiB echo at 1, cut-through and store-and-forward", async () => {
     const result = await runBench("stream", {
-      BENCH_ONLY: "raw-stream:1,weft-stream:1,raw-1mib:1,weft-1mib:1",
+      BENCH_ONLY: "raw-stream:1,weft-stream:1,raw-1mib:1,raw-msg-1mib:1,weft-1mib:1",
       BENCH_STREAM_LEN: "5000",
     });
-    expectRows(result, ["raw-stream:1", "weft-stream:1", "raw-1mib:1", "weft-1mib:1"]);
+    expectRows(result, ["raw-stream:1", "weft-stream:1", "raw-1mib:1", "raw-msg-1mib:1", "weft-1mib:1"]);
     expect(result.streamLength).toBe(5000);
+    const weft = (result.rows as BenchRow[]).find((r) => r.mode === "weft" && r.bench === "1mib") as { msgRatio?: number };
+    expect(typeof weft.msgRatio === "number" && weft.msgRatio > 0).toBe(true);
   }, TEST_MS);
 
   test("channel: a bare connection, a channel, and round-robin over three servers at 64 in flight", async () => {

@@ -2,8 +2,9 @@
  * The raw 1 MiB ceiling's client (stream's `raw-1mib` rows): `concurrency` frames in flight
  * on one raw TCP connection to servers/raw_echo.ts, each a 16-byte header then the payload
  * (two writes, as weft's writer does), echoed byte for byte. It reads each whole frame back
- * (header checked, payload skipped, never copied) before counting the call, and replaces
- * each completed frame with a new one.
+ * (header checked; the payload skipped, never copied, or with `assemble` copied into one
+ * buffer of its own, as an RPC client hands its caller a reply) before counting the call,
+ * and replaces each completed frame with a new one.
  */
 import { type Client, Tally } from "../harness/tally.ts";
 import { withTimeout } from "../harness/watchdog.ts";
@@ -27,12 +28,20 @@ export class RawBulkClient implements Client {
   #failed: ((error: Error) => void) | null = null;
   #error: Error | null = null;
 
-  private constructor(readonly concurrency: number, serverPid: number | undefined, payload: Uint8Array) {
+  private constructor(
+    readonly concurrency: number,
+    serverPid: number | undefined,
+    payload: Uint8Array,
+    assemble: boolean,
+  ) {
     this.tally = new Tally(serverPid);
     this.#payload = payload;
     this.#sendTimes = new Float64Array(concurrency);
-    // keepUpTo 0: bulk payloads are skipped, never copied.
-    this.#scanner = new FrameScanner((id, _flags, cmd, payloadLength) => this.#frame(id, cmd, payloadLength), 0);
+    // keepUpTo 0: bulk payloads are skipped, never copied; otherwise each is assembled.
+    this.#scanner = new FrameScanner(
+      (id, _flags, cmd, payloadLength) => this.#frame(id, cmd, payloadLength),
+      assemble ? payload.length : 0,
+    );
   }
 
   static async open(
@@ -40,8 +49,9 @@ export class RawBulkClient implements Client {
     concurrency: number,
     serverPid: number | undefined,
     payload: Uint8Array,
+    assemble: boolean,
   ): Promise<RawBulkClient> {
-    const client = new RawBulkClient(concurrency, serverPid, payload);
+    const client = new RawBulkClient(concurrency, serverPid, payload, assemble);
     client.#socket = await openRawSocket(port, {
       onChunk: (chunk) => {
         try {

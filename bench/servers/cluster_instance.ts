@@ -33,8 +33,7 @@ const registry: Registry = {
   close: () => inner.close(),
 };
 const server = new Server({ registration: { registry, service, id, ttlMs: Number(ttl), onError: report } });
-let served: Served<ClusterRoutes> | undefined;
-served = serve(clusterRoutes(id, (tick) => served!.emit.tick(tick), stamps), server, { broker: { broker, onError: report } });
+const served: Served<ClusterRoutes> = serve(clusterRoutes(id, (tick) => served.emit.tick(tick), stamps), server, { broker: { broker, onError: report } });
 const listener = await listen(server, { hostname: HOST, port: 0 });
 await served.ready;
 announcePort(listener.port);

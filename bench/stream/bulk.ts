@@ -3,8 +3,13 @@
  * BENCH_BULK_INFLIGHT calls in flight on one connection.
  *   weft  `conn.request(1, oneMiB, { nonBlocking: true })` in lanes, echoed by
  *         servers/weft_tcp.ts's cmd-1 handler.
- *   raw   reference/raw_bulk_client.ts: a 16-byte header then the payload, echoed byte for
- *         byte by servers/raw_echo.ts, each frame read back whole before the call counts.
+ *   raw      reference/raw_bulk_client.ts: a 16-byte header then the payload, echoed byte
+ *            for byte as it arrives by servers/raw_echo.ts (cut-through), each frame read
+ *            back whole (payload skipped) before the call counts.
+ *   raw-msg  the same client, assembling each reply's payload in one buffer, against
+ *            servers/raw_message_echo.ts, which assembles each request before echoing it
+ *            (store-and-forward): the least any unary RPC does with a 1 MiB payload. At 1
+ *            in flight only: with more, calls overlap and raw is the ceiling again.
  * MiB/s is per direction (each call moves the payload each way).
  */
 import type { Runner } from "../harness/interleave.ts";
@@ -16,7 +21,7 @@ import { RawBulkClient } from "../reference/raw_bulk_client.ts";
 import { bulkTable, type Mode, type Row, runnerOf, type Targets } from "./rows.ts";
 import { BULK_SIZE, MiB } from "./settings.ts";
 
-/** Target of weft/raw, at each in-flight count. */
+/** Target of weft/raw (cut-through), at each in-flight count. */
 export const BULK_TARGET = 0.8;
 
 const NON_BLOCKING = { nonBlocking: true } as const;
@@ -33,7 +38,9 @@ const BULK = makeBulk();
 export async function openBulkRow(mode: Mode, inFlight: number, targets: Targets): Promise<Runner<Row>> {
   let client: Client;
   if (mode === "raw") {
-    client = await RawBulkClient.open(targets.raw!.port, inFlight, targets.raw!.pid, BULK);
+    client = await RawBulkClient.open(targets.raw!.port, inFlight, targets.raw!.pid, BULK, false);
+  } else if (mode === "raw-msg") {
+    client = await RawBulkClient.open(targets.rawMsg!.port, inFlight, targets.rawMsg!.pid, BULK, true);
   } else {
     const conn = await targets.weft();
     const call = async () => {
@@ -45,11 +52,20 @@ export async function openBulkRow(mode: Mode, inFlight: number, targets: Targets
   return runnerOf("1mib", mode, inFlight, client);
 }
 
-/** The check of the weft row at `n` in flight: weft/raw against the target. */
+/** The check of the weft row at `n` in flight: weft/raw against the target, and weft/raw-msg. */
 export function bulkCheck(rows: Row[], n: number) {
   const r = rows.find((x) => x.mode === "weft" && x.bench === "1mib" && x.concurrency === n);
   const ratio = r?.ratio ?? null;
-  return { inFlight: n, ratio, met: ratio === null ? null : ratio >= BULK_TARGET };
+  const ceiling = rows.find((x) => x.mode === "raw-msg" && x.bench === "1mib" && x.concurrency === n)?.ratio ?? null;
+  return {
+    inFlight: n,
+    ratio,
+    met: ratio === null ? null : ratio >= BULK_TARGET,
+    /** raw-msg/raw: what store-and-forward itself leaves of the cut-through ceiling. */
+    storeAndForward: ceiling,
+    /** weft/raw-msg. */
+    msgRatio: r?.msgRatio ?? null,
+  };
 }
 
 /** The part's table and checks, as text. */
@@ -57,9 +73,11 @@ export function printBulk(rows: Row[], checks: ReturnType<typeof bulkCheck>[], s
   const size = BULK_SIZE === MiB ? "1 MiB" : `${BULK_SIZE} B`;
   console.log(`\n${size} unary echo, ${setting}`);
   console.log(bulkTable(rows));
-  console.log("(MiB/s each way: the payload goes out and comes back; cpu us/call c+s: client + server process)");
+  console.log("(MiB/s each way: the payload goes out and comes back; cpu us/call c+s: client + server process;");
+  console.log(" raw echoes bytes as they arrive, raw-msg assembles each payload before it is used, as a unary RPC must)");
   for (const c of checks) {
     if (c.ratio === null) continue;
-    console.log(`${size}, ${c.inFlight} in flight: weft/raw = ${pct(c.ratio)} (target ${pct(BULK_TARGET)})${verdict(c.met)}`);
+    const msg = c.msgRatio === null ? "" : `; weft/raw-msg = ${pct(c.msgRatio)}, raw-msg/raw = ${pct(c.storeAndForward)}`;
+    console.log(`${size}, ${c.inFlight} in flight: weft/raw = ${pct(c.ratio)} (target ${pct(BULK_TARGET)})${verdict(c.met)}${msg}`);
   }
 }

@@ -1,7 +1,7 @@
 /**
- * The stream bench's rows: one per mode (raw, weft), part (stream: server streaming; 1mib:
- * the 1 MiB echo) and concurrency; where their clients connect; their figures from a
- * client's tally; their ratios to raw; and the two tables.
+ * The stream bench's rows: one per mode (raw, raw-msg, weft), part (stream: server
+ * streaming; 1mib: the 1 MiB echo) and concurrency; where their clients connect; their
+ * figures from a client's tally; their ratios to raw (and to raw-msg); and the two tables.
  */
 import type { Connection } from "../../mod.ts";
 import type { Runner } from "../harness/interleave.ts";
@@ -11,7 +11,8 @@ import { PAYLOAD_SIZE } from "../harness/wire.ts";
 import { BULK_SIZE, CANCEL, MiB } from "./settings.ts";
 
 export type Part = "stream" | "1mib";
-export type Mode = "raw" | "weft";
+/** raw: the cut-through ceiling; raw-msg: the store-and-forward one (1mib only); weft. */
+export type Mode = "raw" | "raw-msg" | "weft";
 
 export interface Row {
   bench: Part;
@@ -39,14 +40,18 @@ export interface Row {
   rounds?: number[];
   /** ops/s over raw's in the same group. */
   ratio?: number;
+  /** weft 1mib rows: ops/s over raw-msg's in the same group. */
+  msgRatio?: number;
 }
 
 /** A row's name, as BENCH_ONLY takes it: "weft-stream:1", "raw-1mib:4". */
 export const keyOf = (mode: Mode, part: Part, concurrency: number) => `${mode}-${part}:${concurrency}`;
 
-/** Where a row's client connects: its part's raw server (if started), and weft's server. */
+/** Where a row's client connects: its part's raw servers (if started), and weft's server. */
 export interface Targets {
   raw: { port: number; pid: number | undefined } | undefined;
+  /** The store-and-forward echo (1mib only). */
+  rawMsg?: { port: number; pid: number | undefined } | undefined;
   /** A new connection to the weft server. */
   weft: () => Promise<Connection>;
   weftPid: number | undefined;
@@ -86,12 +91,19 @@ export function rowOf(part: Part, mode: Mode, concurrency: number, tally: Tally)
   return r;
 }
 
-/** Sets each weft row's ratio to the raw row of the same part and concurrency. */
+/**
+ * Sets each row's ratio to the raw row of the same part and concurrency, and each weft
+ * row's to the raw-msg row's.
+ */
 export function addRatios(rows: Row[]): void {
+  const over = (r: Row, mode: Mode) => {
+    const base = rows.find((b) => b.mode === mode && b.bench === r.bench && b.concurrency === r.concurrency);
+    return base !== undefined && base.opsPerSec > 0 ? r.opsPerSec / base.opsPerSec : undefined;
+  };
   for (const r of rows) {
     if (r.mode === "raw") continue;
-    const base = rows.find((b) => b.mode === "raw" && b.bench === r.bench && b.concurrency === r.concurrency);
-    if (base !== undefined && base.opsPerSec > 0) r.ratio = r.opsPerSec / base.opsPerSec;
+    r.ratio = over(r, "raw");
+    if (r.mode === "weft") r.msgRatio = over(r, "raw-msg");
   }
 }
 
@@ -101,7 +113,8 @@ function cpuCell(r: Row, digits: number): string {
     : `${r.clientCpuUs.toFixed(digits)}+${r.serverCpuUs.toFixed(digits)}`;
 }
 
-const vsRaw = (r: Row) => (r.ratio === undefined ? "-" : `${(r.ratio * 100).toFixed(0)}%`);
+const share = (ratio: number | undefined) => (ratio === undefined ? "-" : `${(ratio * 100).toFixed(0)}%`);
+const vsRaw = (r: Row) => share(r.ratio);
 
 export function streamTable(rows: Row[]): string {
   const lines = rows.map((r) => [
@@ -123,7 +136,7 @@ export function streamTable(rows: Row[]): string {
 
 export function bulkTable(rows: Row[]): string {
   return render(
-    ["mode", "in flight", "calls/s", "MiB/s each way", "p50 ms", "p99 ms", "cpu us/call c+s", "vs raw"],
+    ["mode", "in flight", "calls/s", "MiB/s each way", "p50 ms", "p99 ms", "cpu us/call c+s", "vs raw", "vs raw-msg"],
     rows.map((r) => [
       r.mode,
       String(r.concurrency),
@@ -133,6 +146,7 @@ export function bulkTable(rows: Row[]): string {
       r.p99us === undefined ? "-" : (r.p99us / 1000).toFixed(2),
       cpuCell(r, 0),
       vsRaw(r),
+      share(r.msgRatio),
     ]),
   );
 }
