@@ -46,6 +46,8 @@ export class BunSocketTransport implements Transport, ByteSource, ByteSink, Byte
   #blocked: Blocked[] | null = null;
   /** Who waits for the writes to be taken (ready, close). */
   #unblocked: (() => void)[] | null = null;
+  /** Who waits in `whenSent` for the blocked writes to be taken. */
+  #sent: (() => void)[] | null = null;
   #ended = false;
 
   constructor(socket: BunSocket<BunSocketTransport>) {
@@ -93,12 +95,16 @@ export class BunSocketTransport implements Transport, ByteSource, ByteSink, Byte
     }
     this.#blocked = null;
     this.#wakeUnblocked();
+    const sent = this.#sent;
+    this.#sent = null;
+    if (sent !== null) for (const done of sent) done();
   }
 
   /** The socket ended (error undefined) or failed. */
   onClose(error?: Error): void {
     const blocked = this.#blocked;
     this.#blocked = null;
+    this.#sent = null; // what was not taken is not sent: its buffers stay lent
     if (blocked !== null) for (const write of blocked) write.reject(error ?? new Error("socket closed"));
     this.#wakeUnblocked();
     if (error === undefined) this.#reads.end();
@@ -136,6 +142,12 @@ export class BunSocketTransport implements Transport, ByteSource, ByteSink, Byte
     if (written === chunk.length) return RESOLVED;
     const rest = chunk.subarray(written);
     return new Promise((resolve, reject) => (this.#blocked = [{ chunk: rest, resolve, reject }]));
+  }
+
+  /** Bun's write() takes bytes only into the kernel: once nothing is blocked, all is sent. */
+  whenSent(sent: () => void): void {
+    if (this.#blocked === null) sent();
+    else (this.#sent ??= []).push(sent);
   }
 
   /** FIN once Bun has taken every write. */

@@ -19,6 +19,7 @@ const MIN_SLAB = 1024;
 const MAX_SLAB = 64 * 1024;
 const RESOLVED: Promise<void> = Promise.resolve();
 const END: ByteReadResult = { done: true, value: undefined };
+const ignore = () => {};
 
 /** Both sides of one connection: the transport, its streams, its reader and its writer. */
 export class ConnTransport implements Transport, ByteSource, ByteSink, ByteReader, ByteWriter {
@@ -103,6 +104,12 @@ export class ConnTransport implements Transport, ByteSource, ByteSink, ByteReade
     this.#idle = null;
     for (const resolve of idle) resolve();
   };
+
+  /** A write settles once the connection took all its bytes; they settle in order. */
+  whenSent(sent: () => void): void {
+    if (this.#writes === 0) sent();
+    else this.#lastWrite.then(sent, ignore);
+  }
 
   async #writeAll(chunk: Uint8Array): Promise<void> {
     for (let at = 0; at < chunk.length;) at += await this.#conn.write(chunk.subarray(at));

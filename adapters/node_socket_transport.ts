@@ -21,7 +21,9 @@ export interface NodeSocketLike {
   on(event: string, listener: (...args: any[]) => void): unknown;
   pause(): unknown;
   resume(): unknown;
-  write(chunk: Uint8Array): boolean;
+  write(chunk: Uint8Array, callback?: (error?: Error | null) => void): boolean;
+  /** Bytes written and not yet taken by the kernel (Node's queue and libuv's). */
+  readonly writableLength?: number;
   cork?(): void;
   uncork?(): void;
   end(callback?: () => void): unknown;
@@ -48,6 +50,8 @@ export class SocketTransport implements Transport, ByteSource, ByteSink, ByteRea
   /** While Node's buffer is over its mark: what waits for 'drain'. */
   #drain: Promise<void> | null = null;
   #drained: Waiter<void> | null = null;
+  /** Made when `whenSent` is first asked: from then on every write carries its callback. */
+  #sends: SendTracker | null = null;
 
   constructor(socket: NodeSocketLike) {
     this.#socket = socket;
@@ -109,8 +113,24 @@ export class SocketTransport implements Transport, ByteSource, ByteSink, ByteRea
     if (this.#socket.destroyed) return Promise.reject(new Error("socket closed"));
     // Node takes the chunk whatever it answers; false means its buffer is over the mark.
     // Writes settle in order: those made while it drains settle with the drain.
-    if (this.#socket.write(chunk) && this.#drain === null) return RESOLVED;
+    const sends = this.#sends;
+    const below = sends === null ? this.#socket.write(chunk) : this.#socket.write(chunk, sends.track());
+    if (below && this.#drain === null) return RESOLVED;
     return this.#drain ??= new Promise<void>((resolve, reject) => (this.#drained = { resolve, reject }));
+  }
+
+  /**
+   * Node keeps a chunk until libuv has written it, after the write resolved. The first call
+   * can tell only when nothing at all is queued (else its `sent` is never called); from then
+   * on every write carries a callback, and `sent` runs once those made before it are done.
+   */
+  whenSent(sent: () => void): void {
+    if (this.#sends === null) {
+      this.#sends = new SendTracker();
+      if (this.#socket.writableLength === 0) sent();
+      return;
+    }
+    this.#sends.whenSent(sent);
   }
 
   /** Node sends what is written while corked with one writev: a header and its payload leave together. */
@@ -133,6 +153,7 @@ export class SocketTransport implements Transport, ByteSource, ByteSink, ByteRea
   }
 
   abort(): Promise<void> {
+    this.#sends?.drop();
     this.#socket.destroy();
     this.#onDrain(new Error("socket closed"));
     return RESOLVED;
@@ -145,6 +166,44 @@ export class SocketTransport implements Transport, ByteSource, ByteSink, ByteRea
     if (drained === null) return;
     if (error === null) drained.resolve();
     else drained.reject(error);
+  }
+}
+
+/**
+ * Counts a socket's writes and their callbacks (which Node calls in order, once libuv has
+ * written the bytes), to tell when every write made before some point is done.
+ */
+class SendTracker {
+  #handed = 0;
+  #done = 0;
+  #waiters: { mark: number; sent: () => void }[] | null = null;
+  readonly #onSent = (error?: Error | null): void => {
+    if (error) return this.drop(); // the socket failed: nothing behind it is sent
+    this.#done++;
+    const waiters = this.#waiters;
+    if (waiters === null) return;
+    let kept = 0;
+    for (const waiter of waiters) {
+      if (waiter.mark <= this.#done) waiter.sent();
+      else waiters[kept++] = waiter;
+    }
+    waiters.length = kept;
+    if (kept === 0) this.#waiters = null;
+  };
+
+  /** The callback of one more write. */
+  track(): (error?: Error | null) => void {
+    this.#handed++;
+    return this.#onSent;
+  }
+
+  whenSent(sent: () => void): void {
+    if (this.#done === this.#handed) return sent();
+    (this.#waiters ??= []).push({ mark: this.#handed, sent });
+  }
+
+  drop(): void {
+    this.#waiters = null;
   }
 }
 

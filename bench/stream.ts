@@ -41,6 +41,8 @@
  *      the client assembles each reply's. At 1 in flight that costs a second transfer time,
  *      so this row runs at 1 only: with several calls in flight, one call's transfer
  *      overlaps another's, and raw is the ceiling again.
+ *    - weft-lend: weft with `lendPayloads` at both ends (servers/weft_lending.ts); the client
+ *      releases each reply once it checked it, so large buffers are reused, not reallocated.
  *    MiB/s is per direction (each call moves 1 MiB each way).
  *
  * As in unary.ts: the rows of one group (same part, same concurrency) each have their own
@@ -57,7 +59,7 @@
  *   BENCH_BULK_INFLIGHT=4    the "many" in-flight count of the 1 MiB echo
  *   BENCH_BULK_SIZE=1048576  payload bytes of the bulk echo
  *   BENCH_ONLY=weft-stream:1,raw-stream:1     run only these rows (mode-bench:concurrency;
- *                                             modes raw|raw-msg|weft, benches stream|1mib)
+ *                                             modes raw|raw-msg|weft|weft-lend, benches stream|1mib)
  */
 import { loadAdapter } from "./harness/adapters.ts";
 import { jsonOutput, printJson, runConditions, runtimeLabel } from "./harness/output.ts";
@@ -87,8 +89,10 @@ const ROWS: Array<[Mode, Part, number]> = [
   ["raw", "1mib", 1],
   ["raw-msg", "1mib", 1],
   ["weft", "1mib", 1],
+  ["weft-lend", "1mib", 1],
   ["raw", "1mib", BULK_INFLIGHT],
   ["weft", "1mib", BULK_INFLIGHT],
+  ["weft-lend", "1mib", BULK_INFLIGHT],
 ];
 const wanted = selectRows(
   ROWS.map(([mode, part, n]) => ({ key: keyOf(mode, part, n), mode, part, n })),
@@ -104,6 +108,7 @@ await socketBench({
     rawEcho: needs("raw", "1mib") ? "servers/raw_echo.ts" : null,
     rawMessageEcho: needs("raw-msg", "1mib") ? "servers/raw_message_echo.ts" : null,
     weft: wanted.some((r) => r.mode === "weft") ? "servers/weft_tcp.ts" : null,
+    weftLending: needs("weft-lend", "1mib") ? "servers/weft_lending.ts" : null,
   },
 }, async ({ servers, spinners, pinned, elapsedSeconds }) => {
   const { connect } = await loadAdapter();
@@ -116,6 +121,8 @@ await socketBench({
     rawMsg,
     weft,
     weftPid: servers.weft?.pid,
+    weftLending: () => connect({ hostname: HOST, port: servers.weftLending!.port, lendPayloads: true }),
+    weftLendingPid: servers.weftLending?.pid,
   });
   const plan = wanted.map(({ key, mode, part, n }) => ({
     key,
@@ -132,7 +139,7 @@ await socketBench({
     streamTarget: STREAM_TARGET,
     stream: [...new Set([1, STREAMS])].map((n) => streamCheck(rows, n)),
     bulkTarget: BULK_TARGET,
-    bulk: [...new Set([1, BULK_INFLIGHT])].map((n) => bulkCheck(rows, n)),
+    bulk: [...new Set([1, BULK_INFLIGHT])].flatMap((n) => [bulkCheck(rows, n), bulkCheck(rows, n, "weft-lend")]),
   };
 
   if (jsonOutput) {

@@ -37,7 +37,7 @@ const ALL_RUNTIMES = ["bun", "deno", "node"];
 const ALL_TRANSPORTS = ["tcp", "websocket"];
 /** The conformance files: everything that talks to a server through the adapter or RawSocket. */
 const WEBSOCKET_PASS = [
-  "bad_input", "flow_control", "hooks", "metadata", "modes", "negotiation", "wire.test", "wire_codecs",
+  "bad_input", "flow_control", "hooks", "lend_payloads", "metadata", "modes", "negotiation", "wire.test", "wire_codecs",
   "channel", "channel_faults", "typed_cancel", "typed_contract", "typed_depth", "typed_directions", "typed_errors", "typed_middleware", "typed_shapes", "typed_wire",
 ].map((name) => `tests/${name}${name.endsWith(".test") ? "" : ".test"}.ts`);
 const RUNNER_TIMEOUT_MS = Number(process.env.WEFT_RUNNER_TIMEOUT_MS) || 15 * 60 * 1000;

@@ -10,6 +10,8 @@
  *            servers/raw_message_echo.ts, which assembles each request before echoing it
  *            (store-and-forward): the least any unary RPC does with a 1 MiB payload. At 1
  *            in flight only: with more, calls overlap and raw is the ceiling again.
+ *   weft-lend  weft with `lendPayloads` at both ends (servers/weft_lending.ts): each reply
+ *            is checked, then `response.release()`d, so its buffer holds a later reply.
  * MiB/s is per direction (each call moves the payload each way).
  */
 import type { Runner } from "../harness/interleave.ts";
@@ -42,22 +44,26 @@ export async function openBulkRow(mode: Mode, inFlight: number, targets: Targets
   } else if (mode === "raw-msg") {
     client = await RawBulkClient.open(targets.rawMsg!.port, inFlight, targets.rawMsg!.pid, BULK, true);
   } else {
-    const conn = await targets.weft();
+    const lending = mode === "weft-lend";
+    const conn = lending ? await targets.weftLending!() : await targets.weft();
     const call = async () => {
       const response = await conn.request(ECHO_CMD, BULK, NON_BLOCKING);
       if (response.payload.length !== BULK_SIZE) throw new Error(`bad echo: ${response.payload.length} bytes`);
+      if (lending) response.release();
     };
-    client = new LaneClient("weft 1 MiB echo", inFlight, call, connectionTarget(conn), targets.weftPid);
+    const pid = lending ? targets.weftLendingPid : targets.weftPid;
+    client = new LaneClient(`${mode} 1 MiB echo`, inFlight, call, connectionTarget(conn), pid);
   }
   return runnerOf("1mib", mode, inFlight, client);
 }
 
-/** The check of the weft row at `n` in flight: weft/raw against the target, and weft/raw-msg. */
-export function bulkCheck(rows: Row[], n: number) {
-  const r = rows.find((x) => x.mode === "weft" && x.bench === "1mib" && x.concurrency === n);
+/** The check of a weft row at `n` in flight: weft/raw against the target, and weft/raw-msg. */
+export function bulkCheck(rows: Row[], n: number, mode: "weft" | "weft-lend" = "weft") {
+  const r = rows.find((x) => x.mode === mode && x.bench === "1mib" && x.concurrency === n);
   const ratio = r?.ratio ?? null;
   const ceiling = rows.find((x) => x.mode === "raw-msg" && x.bench === "1mib" && x.concurrency === n)?.ratio ?? null;
   return {
+    mode,
     inFlight: n,
     ratio,
     met: ratio === null ? null : ratio >= BULK_TARGET,
@@ -77,7 +83,9 @@ export function printBulk(rows: Row[], checks: ReturnType<typeof bulkCheck>[], s
   console.log(" raw echoes bytes as they arrive, raw-msg assembles each payload before it is used, as a unary RPC must)");
   for (const c of checks) {
     if (c.ratio === null) continue;
-    const msg = c.msgRatio === null ? "" : `; weft/raw-msg = ${pct(c.msgRatio)}, raw-msg/raw = ${pct(c.storeAndForward)}`;
-    console.log(`${size}, ${c.inFlight} in flight: weft/raw = ${pct(c.ratio)} (target ${pct(BULK_TARGET)})${verdict(c.met)}${msg}`);
+    const msg = c.msgRatio === null ? "" : `; ${c.mode}/raw-msg = ${pct(c.msgRatio)}, raw-msg/raw = ${pct(c.storeAndForward)}`;
+    console.log(
+      `${size}, ${c.inFlight} in flight: ${c.mode}/raw = ${pct(c.ratio)} (target ${pct(BULK_TARGET)})${verdict(c.met)}${msg}`,
+    );
   }
 }

@@ -11,8 +11,11 @@ import { PAYLOAD_SIZE } from "../harness/wire.ts";
 import { BULK_SIZE, CANCEL, MiB } from "./settings.ts";
 
 export type Part = "stream" | "1mib";
-/** raw: the cut-through ceiling; raw-msg: the store-and-forward one (1mib only); weft. */
-export type Mode = "raw" | "raw-msg" | "weft";
+/**
+ * raw: the cut-through ceiling; raw-msg: the store-and-forward one (1mib only); weft; and
+ * weft-lend: weft with lent payloads at both ends (1mib only).
+ */
+export type Mode = "raw" | "raw-msg" | "weft" | "weft-lend";
 
 export interface Row {
   bench: Part;
@@ -40,7 +43,7 @@ export interface Row {
   rounds?: number[];
   /** ops/s over raw's in the same group. */
   ratio?: number;
-  /** weft 1mib rows: ops/s over raw-msg's in the same group. */
+  /** weft and weft-lend 1mib rows: ops/s over raw-msg's in the same group. */
   msgRatio?: number;
 }
 
@@ -54,6 +57,9 @@ export interface Targets {
   rawMsg?: { port: number; pid: number | undefined } | undefined;
   /** A new connection to the weft server. */
   weft: () => Promise<Connection>;
+  /** A new connection, lending payloads, to the weft server that lends them (1mib only). */
+  weftLending?: () => Promise<Connection>;
+  weftLendingPid?: number | undefined;
   weftPid: number | undefined;
 }
 
@@ -103,7 +109,7 @@ export function addRatios(rows: Row[]): void {
   for (const r of rows) {
     if (r.mode === "raw") continue;
     r.ratio = over(r, "raw");
-    if (r.mode === "weft") r.msgRatio = over(r, "raw-msg");
+    if (r.mode === "weft" || r.mode === "weft-lend") r.msgRatio = over(r, "raw-msg");
   }
 }
 

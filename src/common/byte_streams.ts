@@ -42,6 +42,13 @@ export interface ByteWriter {
    * call where the socket can (a frame's header and its large payload, say).
    */
   cork?(writes: () => void): void;
+  /**
+   * Optional: calls `sent` once every chunk written before this call has left the process's
+   * hands (the kernel has its bytes), so their buffers may be reused. Never calls it when
+   * the socket fails first. Without it, lent payloads are never reused on this transport
+   * (ConnectionOptions.lendPayloads).
+   */
+  whenSent?(sent: () => void): void;
   /** Everything written goes out, then the byte stream ends. */
   close(): Promise<void>;
   /** Drops the socket and whatever waits. */

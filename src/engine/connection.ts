@@ -94,7 +94,7 @@ class ConnectionEngine implements ConnectionShape {
     this.#transport = transport;
     this.#onError = options.onError;
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
-    this.#decoder = new FrameDecoder(this.maxFrameSize);
+    this.#decoder = new FrameDecoder(this.maxFrameSize, options.lendPayloads === true);
     const writer = new FrameWriter(transport.writable, (error) => this.#transportFailed(error));
     const link = new Link(role, options.weft ?? true, this.maxFrameSize, writer, (error) => this.#report(error));
     this.#link = link;

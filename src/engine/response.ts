@@ -1,6 +1,7 @@
 import type { Metadata } from "../wire/extensions.ts";
 import type { MessageStream } from "./message_stream.ts";
 import { collectBytes } from "../common/streams.ts";
+import { payloadPool } from "../common/payload_pool.ts";
 
 /**
  * The peer's reply to a call. A plain reply has one `payload`; a streamed reply also
@@ -57,6 +58,14 @@ export class Response implements AsyncIterable<Uint8Array> {
   /** Every payload of the reply, joined. */
   bytes(): Promise<Uint8Array> {
     return this.stream === null ? Promise.resolve(this.payload) : collectBytes(this.stream);
+  }
+
+  /**
+   * Gives the payload's memory back for a later reply to reuse, when it was lent
+   * (ConnectionOptions.lendPayloads); does nothing otherwise. Do not read `payload` after.
+   */
+  release(): void {
+    payloadPool.giveBack(this.payload);
   }
 }
 

@@ -11,6 +11,7 @@
 import { CallTable } from "./call_table.ts";
 import { type ErrorCode, errorForReset, RpcError } from "../common/errors.ts";
 import { isAsyncIterable, isReadableStream } from "../common/streams.ts";
+import { LEND_MIN, payloadPool } from "../common/payload_pool.ts";
 import { startTimer } from "../common/timers.ts";
 import type { Extensions } from "../wire/extensions.ts";
 import { Flags, STREAM_BITS } from "../wire/flags.ts";
@@ -389,7 +390,16 @@ export class Serving {
       this.#blockingBusy = false;
       this.#pumpBlocking();
     }
+    if (request.payload.length >= LEND_MIN) this.#giveBack(request.payload);
     this.#onSettled();
+  }
+
+  /**
+   * A lent request payload goes back to the pool once the reply that may point into it has
+   * left (lendPayloads). If that cannot be told, it stays lent and is collected as usual.
+   */
+  #giveBack(payload: Uint8Array): void {
+    if (payloadPool.isLent(payload)) this.#link.writer.afterSent(() => payloadPool.giveBack(payload));
   }
 
   /** Stops the caller's half of a request stream with a reset; its late frames are dropped. */

@@ -1,4 +1,6 @@
 import { ProtocolError } from "../common/errors.ts";
+import { LEND_MIN, payloadPool } from "../common/payload_pool.ts";
+import { Flags, STREAM_BITS } from "./flags.ts";
 import { HEADER_SIZE, MIN_LENGTH, readRequestId, readUint32, type RequestId } from "./frame.ts";
 
 /** Called once per decoded frame. `payload` is a view: copy it to keep it past the chunk's life. */
@@ -14,6 +16,12 @@ const FIRST_PARTIAL = HEADER_SIZE;
 const SMALL_FRAME = 1024 * 1024;
 
 /**
+ * Frames with any of these flags are never lent: a stream's payloads and a pushed frame's
+ * have no end of use the engine can see, and a compressed payload is inflated into another.
+ */
+const UNLENDABLE = STREAM_BITS | Flags.StreamRst | Flags.Push | Flags.Codec;
+
+/**
  * Turns a byte stream, chunk by chunk, into frames.
  *
  * Frames wholly inside a chunk are handed out as views into that chunk: no copy. A frame
@@ -23,17 +31,25 @@ const SMALL_FRAME = 1024 * 1024;
  * (keeping the pieces and walking them on every chunk made 3 KB/s cost 60 % of a core).
  * Past 1 MiB the buffer grows by doubling, never beyond four times the bytes received, so
  * a peer that announces a large frame and sends little of it holds little memory.
+ *
+ * With `lend`, a plain request or reply of LEND_MIN bytes or more that is split across
+ * chunks is assembled into a buffer from the payload pool when it has one (allocated as
+ * above when not), and handed out lent: the engine gives it back once it is no longer read.
  */
 export class FrameDecoder {
   readonly maxFrameSize: number;
+  readonly #lends: boolean;
   /** The frame in progress: its first `#have` bytes; null when none. */
   #partial: Uint8Array | null = null;
   #have = 0;
   /** Its full size (length field + 4), or 0 while the length field is incomplete. */
   #total = 0;
+  /** The frame in progress is handed out lent. */
+  #lending = false;
 
-  constructor(maxFrameSize: number) {
+  constructor(maxFrameSize: number, lend = false) {
     this.maxFrameSize = maxFrameSize;
+    this.#lends = lend;
   }
 
   /** Frames handed out so far (a rate limit reads the difference per chunk). */
@@ -85,7 +101,11 @@ export class FrameDecoder {
     const rest = chunk.length - offset;
     // The length field was checked by the loop when it is all here.
     this.#total = rest >= 4 ? 4 + readUint32(chunk, offset) : 0;
-    this.#partial = new Uint8Array(this.#total === 0 ? FIRST_PARTIAL : this.#capacityFor(rest));
+    // The flags are known only with the whole header; a frame whose header is split is not lent.
+    this.#lending = this.#lends && this.#total - HEADER_SIZE >= LEND_MIN && rest >= HEADER_SIZE &&
+      (chunk[offset + 12] & UNLENDABLE) === 0;
+    this.#partial = (this.#lending ? payloadPool.take(this.#total) : null) ??
+      new Uint8Array(this.#total === 0 ? FIRST_PARTIAL : this.#capacityFor(rest));
     this.#partial.set(chunk.subarray(offset));
     this.#have = rest;
   }
@@ -112,6 +132,10 @@ export class FrameDecoder {
     const total = this.#total;
     this.#partial = null;
     this.#have = this.#total = 0;
+    if (this.#lending) {
+      this.#lending = false;
+      payloadPool.lend(frame.buffer as ArrayBuffer);
+    }
     this.frames++;
     onFrame(
       readRequestId(frame, 4),

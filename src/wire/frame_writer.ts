@@ -66,6 +66,8 @@ export class FrameWriter {
   #sizesHead = 0;
   /** Who waits in `drained()`, each for `unsent` to fall to its bound; null when nobody. */
   #drainWaiters: DrainWaiter[] | null = null;
+  /** Who waits in `afterSent()` for the next flush; null when nobody. */
+  #sentWaiters: Array<() => void> | null = null;
   readonly #flush = () => this.flush();
   readonly #wrote = (): void => {
     this.unsent -= this.#sizes[this.#sizesHead++];
@@ -237,6 +239,23 @@ export class FrameWriter {
     if (waiters !== null) for (const waiter of waiters) waiter.resolve();
   }
 
+  /**
+   * Calls `sent` once every frame written so far has left the process (see
+   * ByteWriter.whenSent), so the buffers those frames point to may be reused. Returns false,
+   * and never calls it, when that cannot be known: the transport does not tell, or a frame
+   * is still being made (compressed).
+   */
+  afterSent(sent: () => void): boolean {
+    const writer = this.#writer;
+    if (this.#closed || writer.whenSent === undefined || this.#waiting !== null) return false;
+    if (this.#scheduled || this.#end > this.#start || this.#queued.length > 0) {
+      (this.#sentWaiters ??= []).push(sent); // asked again once this tick's frames are handed on
+    } else {
+      writer.whenSent(sent);
+    }
+    return true;
+  }
+
   /** Hands everything queued to the stream now. */
   flush(): void {
     this.#scheduled = false;
@@ -246,9 +265,17 @@ export class FrameWriter {
     this.#cut();
     this.#flushesOnSlab++;
     const queued = this.#queued;
-    if (queued.length === 0) return;
-    if (queued.length > 1 && this.#writer.cork !== undefined) return this.#writer.cork(this.#writeQueued);
-    this.#writeQueued();
+    if (queued.length > 0) {
+      if (queued.length > 1 && this.#writer.cork !== undefined) this.#writer.cork(this.#writeQueued);
+      else this.#writeQueued();
+    }
+    if (this.#sentWaiters !== null) this.#askWhenSent();
+  }
+
+  #askWhenSent(): void {
+    const waiters = this.#sentWaiters!;
+    this.#sentWaiters = null;
+    for (const sent of waiters) this.#writer.whenSent!(sent);
   }
 
   /** Hands the queued chunks to the stream (corked, when there are several and it can be). */
@@ -283,6 +310,7 @@ export class FrameWriter {
     if (this.#closed) return;
     this.#closed = true;
     this.#queued = [];
+    this.#sentWaiters = null;
     this.#stopTimer();
     this.#releaseDrain();
     this.#writer.abort(reason).catch(() => {});

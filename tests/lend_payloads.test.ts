@@ -1,0 +1,298 @@
+/**
+ * Lent payloads (ConnectionOptions.lendPayloads): which frames the decoder lends, the
+ * pool's bounds, the writer telling when a reply has left, and real connections echoing
+ * large payloads with every byte checked while their buffers go round.
+ */
+import { describe, expect, test } from "bun:test";
+import * as net from "node:net";
+import { encodeFrame, Flags, FrameDecoder, FrameWriter, type Response } from "../mod.ts";
+import type { ByteWriter } from "../src/common/byte_streams.ts";
+import { LEND_MIN, payloadPool } from "../src/common/payload_pool.ts";
+import { frame, patterned, readU32, sameBytes, until } from "./support/bytes.ts";
+import { startPair } from "./support/harness.ts";
+import { overTcp } from "./support/runtime.ts";
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const MAX_FRAME = 10 * MiB;
+
+/** The frame's bytes in pieces of `piece` bytes, as a socket hands them over. */
+function pieces(bytes: Uint8Array, piece: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let at = 0; at < bytes.length; at += piece) out.push(bytes.slice(at, at + piece));
+  return out;
+}
+
+/** Decodes `chunks`; returns each frame's payload as handed out (a view, not a copy). */
+function decode(decoder: FrameDecoder, chunks: Uint8Array[]): Uint8Array[] {
+  const payloads: Uint8Array[] = [];
+  for (const chunk of chunks) decoder.decode(chunk, (_id, _flags, _cmd, payload) => payloads.push(payload));
+  return payloads;
+}
+
+const lentFrame = (flags: number, size: number, seed: number) =>
+  pieces(encodeFrame({ id: 1, flags, cmd: 1, payload: patterned(size, seed) }), 64 * KiB);
+
+describe("the decoder lends", () => {
+  test("a plain request or reply of LEND_MIN bytes or more that came in pieces", () => {
+    const decoder = new FrameDecoder(MAX_FRAME, true);
+    for (const flags of [0, Flags.NonBlock]) {
+      const [payload] = decode(decoder, lentFrame(flags, LEND_MIN, 3));
+      expect(sameBytes(payload, patterned(LEND_MIN, 3))).toBe(true);
+      expect(payloadPool.isLent(payload)).toBe(true);
+      payloadPool.giveBack(payload);
+      expect(payloadPool.isLent(payload)).toBe(false);
+    }
+  });
+
+  test("nothing else: small, stream, reset, push and compressed frames, frames in one chunk, or without the option", () => {
+    const lending = new FrameDecoder(MAX_FRAME, true);
+    const notLent = [
+      ...decode(lending, lentFrame(0, LEND_MIN - 1, 4)),
+      ...decode(lending, lentFrame(Flags.Stream, LEND_MIN, 5)),
+      ...decode(lending, lentFrame(Flags.StreamEnd, LEND_MIN, 6)),
+      ...decode(lending, lentFrame(Flags.Push, LEND_MIN, 7)),
+      ...decode(lending, lentFrame(Flags.Codec, LEND_MIN, 8)),
+      ...decode(lending, [encodeFrame({ id: 1, flags: 0, cmd: 1, payload: patterned(LEND_MIN, 9) })]),
+      ...decode(new FrameDecoder(MAX_FRAME), lentFrame(0, LEND_MIN, 10)),
+    ];
+    expect(notLent.length).toBe(7);
+    for (const payload of notLent) expect(payloadPool.isLent(payload)).toBe(false);
+  });
+
+  test("a buffer given back holds the next large frame, with none of the old bytes showing", () => {
+    const decoder = new FrameDecoder(MAX_FRAME, true);
+    const size = 300 * KiB + 7;
+    const [first] = decode(decoder, lentFrame(0, size, 11));
+    const before = payloadPool.stats();
+    payloadPool.giveBack(first);
+    expect(payloadPool.stats().givenBack).toBe(before.givenBack + 1);
+    // Shorter, so a byte left over from the first frame would show past its end if it leaked.
+    const [second] = decode(decoder, lentFrame(0, size - 5, 12));
+    expect(payloadPool.stats().reused).toBe(before.reused + 1);
+    expect(second.buffer).toBe(first.buffer);
+    expect(sameBytes(second, patterned(size - 5, 12))).toBe(true);
+    payloadPool.giveBack(second);
+    payloadPool.giveBack(second); // twice: a no-op
+    expect(payloadPool.stats().givenBack).toBe(before.givenBack + 2);
+  });
+
+  test("the pool gives a frame no buffer more than twice its size, and none that is too small", () => {
+    const decoder = new FrameDecoder(MAX_FRAME, true);
+    const [big] = decode(decoder, lentFrame(0, 2 * MiB + 100 * KiB, 13));
+    payloadPool.giveBack(big);
+    const [small] = decode(decoder, lentFrame(0, LEND_MIN, 14)); // 2 MiB is more than twice this
+    const [bigger] = decode(decoder, lentFrame(0, 3 * MiB, 15)); // and less than this
+    expect(small.buffer).not.toBe(big.buffer);
+    expect(bigger.buffer).not.toBe(big.buffer);
+    expect(small.buffer.byteLength).toBeLessThanOrEqual(2 * (LEND_MIN + 16));
+    expect(bigger.buffer.byteLength).toBeGreaterThanOrEqual(3 * MiB + 16);
+    const [again] = decode(decoder, lentFrame(0, 2 * MiB, 16)); // this one fits it
+    expect(again.buffer).toBe(big.buffer);
+    expect(sameBytes(again, patterned(2 * MiB, 16))).toBe(true);
+    payloadPool.giveBack(again);
+    payloadPool.giveBack(small);
+    payloadPool.giveBack(bigger);
+  });
+
+  test("giving back a payload that was never lent does nothing", () => {
+    const before = payloadPool.stats();
+    payloadPool.giveBack(new Uint8Array(LEND_MIN));
+    expect(payloadPool.stats()).toEqual(before);
+  });
+});
+
+/** A writer whose writes complete when the test says, telling `whenSent` as Deno's does. */
+class ManualWriter implements ByteWriter {
+  readonly desiredSize = 1;
+  readonly ready = Promise.resolve();
+  readonly written: Uint8Array[] = [];
+  #pending: Array<() => void> = [];
+  #sentWaiters: Array<{ at: number; sent: () => void }> = [];
+  #done = 0;
+
+  write(chunk: Uint8Array): Promise<void> {
+    this.written.push(chunk);
+    return new Promise((resolve) => this.#pending.push(resolve));
+  }
+
+  whenSent(sent: () => void): void {
+    if (this.#done === this.written.length) sent();
+    else this.#sentWaiters.push({ at: this.written.length, sent });
+  }
+
+  /** Completes the oldest write. */
+  complete(): void {
+    this.#pending.shift()!();
+    this.#done++;
+    for (const waiter of this.#sentWaiters.filter((w) => w.at <= this.#done)) waiter.sent();
+    this.#sentWaiters = this.#sentWaiters.filter((w) => w.at > this.#done);
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  abort(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+describe("the writer tells when what it wrote has left", () => {
+  test("only after the flush of the frames written before, and their writes, are done", async () => {
+    const writer = new ManualWriter();
+    const frames = new FrameWriter({ getWriter: () => writer }, () => {});
+    frames.write(1, 0, 1, patterned(LEND_MIN, 1));
+    let sent = false;
+    expect(frames.afterSent(() => (sent = true))).toBe(true);
+    expect(sent).toBe(false);
+    await Promise.resolve(); // the end of the tick: the flush
+    expect(writer.written.length).toBe(2); // the header, then the payload as it is
+    writer.complete();
+    expect(sent).toBe(false);
+    writer.complete();
+    expect(sent).toBe(true);
+  });
+
+  test("at once when nothing is waiting, and never when the transport cannot tell or a frame is still being made", async () => {
+    const writer = new ManualWriter();
+    const frames = new FrameWriter({ getWriter: () => writer }, () => {});
+    let sent = 0;
+    expect(frames.afterSent(() => sent++)).toBe(true);
+    expect(sent).toBe(1);
+
+    const silent = new ManualWriter() as ByteWriter;
+    (silent as { whenSent?: unknown }).whenSent = undefined;
+    expect(new FrameWriter({ getWriter: () => silent }, () => {}).afterSent(() => sent++)).toBe(false);
+
+    let made!: (frame: { flags: number; prefix: null; payload: Uint8Array }) => void;
+    frames.writeLater(3, 1, new Promise((resolve) => (made = resolve)));
+    expect(frames.afterSent(() => sent++)).toBe(false);
+    made({ flags: 0, prefix: null, payload: new Uint8Array(4) });
+    await Promise.resolve();
+    expect(sent).toBe(1);
+  });
+});
+
+describe("connections that lend", () => {
+  const SIZE = MiB;
+  const CALLS = 24;
+  const IN_FLIGHT = 6;
+
+  /** Echoes CALLS distinct 1 MiB payloads, IN_FLIGHT at a time; checks every byte of every reply. */
+  async function echoAll(request: (payload: Uint8Array) => Promise<Response>, release: boolean): Promise<number> {
+    let next = 0;
+    let checked = 0;
+    const lane = async () => {
+      while (next < CALLS) {
+        const seed = 100 + next++;
+        const response = await request(patterned(SIZE, seed));
+        expect(sameBytes(response.payload, patterned(SIZE, seed))).toBe(true);
+        checked++;
+        if (release) response.release();
+      }
+    };
+    await Promise.all(Array.from({ length: IN_FLIGHT }, lane));
+    return checked;
+  }
+
+  test("echo 1 MiB payloads byte for byte while the server and the client reuse their buffers", async () => {
+    const pair = await startPair((server) => {
+      server.handle(1, (request) => request.payload);
+      // A slow handler: its payload stays lent while others come and go.
+      server.handle(2, async (request) => {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        return request.payload;
+      });
+    }, { server: { lendPayloads: true }, client: { lendPayloads: true } });
+    try {
+      const before = payloadPool.stats();
+      let turn = 0;
+      const checked = await echoAll((payload) => pair.client.request(turn++ % 3 === 0 ? 2 : 1, payload, { nonBlocking: true }), true);
+      expect(checked).toBe(CALLS);
+      const after = payloadPool.stats();
+      // Over TCP every request and reply arrives in pieces and is lent; most buffers are reused.
+      if (overTcp) {
+        expect(after.lent - before.lent).toBe(2 * CALLS);
+        expect(after.givenBack - before.givenBack).toBeGreaterThanOrEqual(CALLS);
+        expect(after.reused - before.reused).toBeGreaterThan(CALLS / 2);
+      }
+    } finally {
+      await pair.close();
+    }
+  }, 60_000);
+
+  test("a reply not released is still right, and is simply not reused", async () => {
+    const pair = await startPair((server) => server.handle(1, (request) => request.payload.slice()), {
+      client: { lendPayloads: true },
+    });
+    try {
+      const kept: Response[] = [];
+      const checked = await echoAll(async (payload) => {
+        const response = await pair.client.request(1, payload, { nonBlocking: true });
+        kept.push(response);
+        return response;
+      }, false);
+      expect(checked).toBe(CALLS);
+      // Every kept reply still holds its own bytes: none was overwritten by a later one.
+      const buffers = new Set(kept.map((response) => response.payload.buffer));
+      expect(buffers.size).toBe(CALLS);
+      for (const response of kept) response.release();
+    } finally {
+      await pair.close();
+    }
+  }, 60_000);
+
+  // A reply the kernel cannot take yet still points into its request's lent buffer: the
+  // buffer must not hold a later request before that reply has left.
+  test.skipIf(!overTcp)("replies held up by a caller that does not read are not overwritten by later requests", async () => {
+    const pair = await startPair((server) => server.handle(1, (request) => request.payload), {
+      server: { lendPayloads: true },
+    });
+    const COUNT = 24; // 24 MiB each way: more than loopback's socket buffers hold
+    const socket = net.connect({ port: pair.listener.port, host: "127.0.0.1" });
+    let received = new Uint8Array(0);
+    try {
+      await new Promise<void>((resolve, reject) => socket.once("connect", resolve).once("error", reject));
+      socket.pause();
+      socket.on("data", (chunk: Uint8Array) => {
+        const joined = new Uint8Array(received.length + chunk.length);
+        joined.set(received);
+        joined.set(chunk, received.length);
+        received = joined;
+      });
+      for (let i = 0; i < COUNT; i++) socket.write(frame(2 * i + 1, Flags.NonBlock, 1, patterned(SIZE, 500 + i)));
+      // Let the server take in what it can while its replies back up, then read them all.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      socket.resume();
+      const frameBytes = 16 + SIZE;
+      await until(() => received.length >= COUNT * frameBytes, 30_000, "every reply");
+      const seen = new Set<number>();
+      for (let at = 0; at < received.length; at += frameBytes) {
+        expect(readU32(received, at)).toBe(12 + SIZE);
+        const id = readU32(received, at + 8);
+        const i = (id - 1) / 2;
+        seen.add(i);
+        expect(sameBytes(received.subarray(at + 16, at + frameBytes), patterned(SIZE, 500 + i))).toBe(true);
+      }
+      expect(seen.size).toBe(COUNT);
+    } finally {
+      socket.destroy();
+      await pair.close();
+    }
+  }, 60_000);
+
+  test("without the option nothing is lent, and release() does nothing", async () => {
+    const pair = await startPair((server) => server.handle(1, (request) => request.payload));
+    try {
+      const before = payloadPool.stats();
+      const response = await pair.client.request(1, patterned(SIZE, 7));
+      expect(payloadPool.isLent(response.payload)).toBe(false);
+      response.release();
+      expect(sameBytes(response.payload, patterned(SIZE, 7))).toBe(true);
+      expect(payloadPool.stats().lent).toBe(before.lent);
+    } finally {
+      await pair.close();
+    }
+  }, 60_000);
+});
