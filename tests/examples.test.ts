@@ -36,6 +36,13 @@ function expectInOrder(output: string, lines: string[]): void {
 }
 
 describe("examples", () => {
+  test("large payloads: 1 MiB echoed three times with lent buffers, every byte intact", async () => {
+    const { code, output } = await run("examples/large_payloads.ts");
+    expectInOrder(output, [1, 2, 3].map((round) => `round ${round}: 1 MiB echoed, every byte intact`));
+    expect(output).not.toContain("CORRUPTED");
+    expect(code).toBe(0);
+  });
+
   test("the demo goes through every mode and exits cleanly", async () => {
     const { code, output } = await run("examples/demo.ts");
     expect(output).toContain(`weft demo on ${runtime}`);
