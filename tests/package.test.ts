@@ -60,7 +60,7 @@ function expectTraced(result: Record<string, unknown>): void {
  */
 const MAX_INSTALLED_BYTES = 10 * 1024 * 1024;
 /** Browser bundles (min + gzip), measured from the installed package; bench/bundle.ts measures the same from source. */
-const MAX_BUNDLE_GZIP = { core: 20 * 1024, typed: 38 * 1024 }; // core 19.2 KB with light transports; typed 36.3 KB with resumable streams
+const MAX_BUNDLE_GZIP = { core: 21 * 1024, typed: 39 * 1024 }; // core 20.2 KB, typed 38.3 KB with lent payloads (+0.45 KB); 19.2 and 36.3 KB before resumable streams
 
 const INSTALL_TIMEOUT = 240_000;
 const RUN_TIMEOUT = 60_000;

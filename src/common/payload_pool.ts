@@ -33,7 +33,7 @@ export interface PayloadPoolStats {
   readonly freeBytes: number;
 }
 
-class PayloadPool {
+export class PayloadPool {
   #free: ArrayBuffer[] = [];
   #freeBytes = 0;
   readonly #lent = new WeakSet<ArrayBuffer>();
