@@ -75,9 +75,24 @@ export class PayloadPool {
    * given back). Its bytes will be overwritten by a later frame.
    */
   giveBack(view: Uint8Array): void {
+    const buffer = this.reclaim(view);
+    if (buffer !== null) this.recycle(buffer);
+  }
+
+  /**
+   * Ends the loan of the buffer under `view` now and returns it, for `recycle` once nothing
+   * reads it any more; null when it is not lent (never was, or already reclaimed). Ending the
+   * loan at once means a second give-back can never reach a buffer lent out again meanwhile.
+   */
+  reclaim(view: Uint8Array): ArrayBuffer | null {
     const buffer = view.buffer as ArrayBuffer;
-    if (!this.#lent.delete(buffer)) return;
+    if (!this.#lent.delete(buffer)) return null;
     this.#givenBack++;
+    return buffer;
+  }
+
+  /** Puts a reclaimed buffer in the free list (dropped when the list is full). */
+  recycle(buffer: ArrayBuffer): void {
     if (this.#free.length >= MAX_FREE || this.#freeBytes + buffer.byteLength > MAX_FREE_BYTES) return;
     this.#free.push(buffer);
     this.#freeBytes += buffer.byteLength;

@@ -62,10 +62,12 @@ export class Response implements AsyncIterable<Uint8Array> {
 
   /**
    * Gives the payload's memory back for a later reply to reuse, when it was lent
-   * (ConnectionOptions.lendPayloads); does nothing otherwise. Do not read `payload` after.
+   * (ConnectionOptions.lendPayloads). `payload` is empty from then on, lent or not; keep no
+   * other view of it.
    */
   release(): void {
     payloadPool.giveBack(this.payload);
+    (this as { payload: Uint8Array }).payload = EMPTY;
   }
 }
 
@@ -81,3 +83,4 @@ function once(payload: Uint8Array): AsyncIterator<Uint8Array> {
 }
 
 const NO_METADATA: Readonly<Metadata> = Object.freeze({});
+const EMPTY = new Uint8Array(0);

@@ -396,10 +396,11 @@ export class Serving {
 
   /**
    * A lent request payload goes back to the pool once the reply that may point into it has
-   * left (lendPayloads). If that cannot be told, it stays lent and is collected as usual.
+   * left (lendPayloads). If that cannot be told, it is collected as usual.
    */
   #giveBack(payload: Uint8Array): void {
-    if (payloadPool.isLent(payload)) this.#link.writer.afterSent(() => payloadPool.giveBack(payload));
+    const buffer = payloadPool.reclaim(payload);
+    if (buffer !== null) this.#link.writer.afterSent(() => payloadPool.recycle(buffer));
   }
 
   /** Stops the caller's half of a request stream with a reset; its late frames are dropped. */

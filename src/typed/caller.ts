@@ -6,6 +6,7 @@
  */
 import type { Codec } from "../codec/types.ts";
 import { json } from "../codec/json.ts";
+import { LEND_MIN, payloadPool } from "../common/payload_pool.ts";
 import type { Connection } from "../engine/connection.ts";
 import type { RetryPolicy } from "../client/retry.ts";
 import { RpcError } from "../common/errors.ts";
@@ -188,11 +189,19 @@ export class Caller {
     }
   }
 
-  /** The reply: one output, or a StreamedReply that decodes as it is read. */
+  /**
+   * The reply: one output, or a StreamedReply that decodes as it is read. A large reply
+   * decoded from JSON keeps no view of its payload, so a lent one is released at once.
+   */
   read(target: Target, response: Response): unknown {
     const codec = target.codec ?? codecOf(this.#connection);
     const schema = target.definition?.output ?? null;
-    if (response.stream === null) return decodeChecked(codec, response.payload, schema, target.labels.output, "internal");
+    if (response.stream === null) {
+      const output = decodeChecked(codec, response.payload, schema, target.labels.output, "internal");
+      const payload = response.payload;
+      if (codec === json && payload.length >= LEND_MIN && payloadPool.isLent(payload)) response.release();
+      return output;
+    }
     const what = target.labels.outputItem;
     return new StreamedReply(response, (bytes) => decodeChecked(codec, bytes, schema, what, "internal"));
   }
