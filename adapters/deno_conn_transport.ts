@@ -78,6 +78,20 @@ export class ConnTransport implements Transport, ByteSource, ByteSink, ByteReade
     return RESOLVED;
   }
 
+  /**
+   * The engine copied the last chunk whole (the middle of a large frame): the next read goes
+   * where it was. A bulk transfer then reads into the same memory instead of a new slab
+   * (allocated, zeroed and faulted in) every 64 KiB. Only in a slab of the largest size: a
+   * smaller one is left to fill, so the next is sized to the traffic (a 1 KiB idle slab
+   * reused would read a large frame 1 KiB at a time).
+   */
+  reuse(chunk: Uint8Array): void {
+    const slab = this.#slab;
+    if (slab.length === MAX_SLAB && chunk.buffer === slab.buffer && chunk.byteOffset + chunk.length === this.#used) {
+      this.#used = chunk.byteOffset;
+    }
+  }
+
   // ---- writing ---------------------------------------------------------------------
 
   /** As a Web Stream's writer with a high-water mark of one write. */

@@ -97,6 +97,30 @@ describe("the decoder lends", () => {
     payloadPool.giveBack(bigger);
   });
 
+  test("it says when a chunk was copied whole into a frame, so its memory may be read into again", () => {
+    const big = encodeFrame({ id: 1, flags: 0, cmd: 1, payload: patterned(LEND_MIN, 17) });
+    const small = encodeFrame({ id: 3, flags: 0, cmd: 1, payload: patterned(10, 18) });
+    const lending = new FrameDecoder(MAX_FRAME, true);
+    const seen: boolean[] = [];
+    const step = (decoder: FrameDecoder, chunk: Uint8Array) => {
+      decoder.decode(chunk, () => {});
+      seen.push(decoder.copiedWhole);
+    };
+    step(lending, big.subarray(0, 1000)); // a frame's start: copied
+    step(lending, big.subarray(1000, 2000)); // its middle: copied
+    step(lending, big.subarray(2000)); // its end: the frame is handed out, the chunk was not read again
+    step(lending, small); // a whole frame: handed out as a view of the chunk
+    const joined = new Uint8Array(small.length + 1000);
+    joined.set(small);
+    joined.set(big.subarray(0, 1000), small.length);
+    step(lending, joined); // a view, then a start: not whole
+    step(lending, big.subarray(1000)); // the rest, in one chunk
+    expect(seen).toEqual([true, true, false, false, false, false]);
+    const plain = new FrameDecoder(MAX_FRAME);
+    plain.decode(big.subarray(0, 1000), () => {});
+    expect(plain.copiedWhole).toBe(false); // only connections that lend reuse their reads
+  });
+
   test("giving back a payload that was never lent does nothing", () => {
     const before = payloadPool.stats();
     payloadPool.giveBack(new Uint8Array(LEND_MIN));

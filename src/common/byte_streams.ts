@@ -22,6 +22,11 @@ export interface ByteReader {
   read(): Promise<ByteReadResult>;
   /** Closes the socket; reads end. */
   cancel(reason?: unknown): Promise<void>;
+  /**
+   * Optional: the engine copied all of `chunk` (the last one read) into a frame it is
+   * assembling and kept no view of it, so a later read may reuse its memory.
+   */
+  reuse?(chunk: Uint8Array): void;
 }
 
 /** What weft uses of a WritableStream<Uint8Array>. */

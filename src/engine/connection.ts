@@ -324,6 +324,7 @@ class ConnectionEngine implements ConnectionShape {
           rest = rest.subarray(used);
           await null; // see SLICE_FRAMES
         }
+        if (rest === value && this.#decoder.copiedWhole) reader.reuse?.(value); // a bulk transfer's read buffer
         if (backpressure.gate !== null) await backpressure.gate;
       }
       this.#peerGone(new RpcError("unavailable", "connection closed by the peer"));
