@@ -9,7 +9,7 @@ import * as net from "node:net";
 import * as v from "valibot";
 import { type Connection, encodeFrame, FrameDecoder, type PushMessage } from "../mod.ts";
 import { msgpack } from "../src/codec/codec.ts";
-import { bidi, clientStream, createClient, event, router, serverStream, unary } from "../src/typed/mod.ts";
+import { bidi, clientStream, createClient, event, router, serverStream, tracked, unary } from "../src/typed/mod.ts";
 import { concat, frame, readU32, str, text, toHex, until } from "./support/bytes.ts";
 import { startQrpcPeer } from "./support/qrpc_peer.ts";
 import { RawSocket } from "./support/raw_socket.ts";
@@ -113,6 +113,31 @@ describe("a call by name on the wire", () => {
     ]);
     connection.destroy();
     peer.close();
+  });
+});
+
+describe("a tracked reply stream on the wire", () => {
+  const feedRoutes = router({
+    feed: serverStream({ input: v.number(), output: v.number() }, async function* (count) {
+      for (let i = 0; i < count; i++) yield tracked(String(i), i);
+    }),
+  });
+
+  // The server learns a client speaks weft from its greeting, and agrees a version only once
+  // the client's SETTINGS arrive, a round trip later; a stream that starts in between must
+  // already carry its ids, or a client could not resume it (this once flaked under load).
+  test.skipIf(!overTcp)("to a client that greeted but has not sent SETTINGS yet, the first frame already says it is tracked", async () => {
+    const t = await typedPair(feedRoutes);
+    const raw = closeLater(await RawSocket.connect(t.listener.port));
+    // The greeting (hello bit 0x40) on the call itself, NonBlock, by name; no SETTINGS follows.
+    raw.write(frame(3, 0x40 | 0x08, NAME_CMD, concat(prefix("feed"), text("2"))));
+    const hello = parse(await raw.readFrame());
+    expect(hello.id).toBe(0); // HELLO comes first
+    const first = parse(await raw.readFrame());
+    expect(first.id).toBe(3);
+    expect(str(first.payload)).toContain("weft-tracked"); // the reply's metadata block
+    raw.close();
+    await t.close();
   });
 });
 

@@ -159,6 +159,9 @@ export class Channel implements Connection {
   get protocolVersion(): number {
     return this.#current?.protocolVersion ?? 0;
   }
+  get peerSpeaksWeft(): boolean {
+    return this.#current?.peerSpeaksWeft ?? false;
+  }
   get inFlight(): { calls: number; requests: number } {
     let calls = 0;
     let requests = 0;

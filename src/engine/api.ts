@@ -63,6 +63,11 @@ export interface Connection {
   readonly checksummed: boolean;
   /** The weft protocol version agreed with the peer; 0 while (or if) it speaks plain qrpc. */
   readonly protocolVersion: number;
+  /**
+   * True once the peer showed it speaks weft: a client's greeting, a server's HELLO. From then
+   * on metadata and weft's other blocks reach it, even before a version is agreed.
+   */
+  readonly peerSpeaksWeft: boolean;
   /** Calls this side is waiting on, and requests from the peer being handled. */
   readonly inFlight: { calls: number; requests: number };
   /** Bytes written to this connection that the peer has not taken yet (its backlog). */

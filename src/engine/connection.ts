@@ -61,7 +61,6 @@ class ConnectionEngine implements ConnectionShape {
   /** Resolves when the connection is closed: with the error that closed it, if any. */
   readonly closed: Promise<Error | undefined>;
   readonly maxFrameSize: number;
-
   readonly #transport: Transport;
   readonly #link: Link;
   readonly #decoder: FrameDecoder;
@@ -176,6 +175,11 @@ class ConnectionEngine implements ConnectionShape {
     return this.#link.version;
   }
 
+  /** True once the peer showed it speaks weft (before a version is agreed): blocks and metadata reach it. */
+  get peerSpeaksWeft(): boolean {
+    return this.#link.weftPeer;
+  }
+
   /** Calls this side is waiting on, and requests from the peer being handled. */
   get inFlight(): { calls: number; requests: number } {
     return { calls: this.#calling.size, requests: this.#serving.size };
@@ -183,8 +187,7 @@ class ConnectionEngine implements ConnectionShape {
 
   /** Bytes written to this connection that the peer has not taken yet. */
   get unsentBytes(): number {
-    const writer = this.#link.writer;
-    return writer.unsent + writer.pending;
+    return this.#link.writer.unsent + this.#link.writer.pending;
   }
 
   /** Bytes read from the peer so far, and bytes of the frames written to it (some may not have left yet). */
@@ -194,8 +197,7 @@ class ConnectionEngine implements ConnectionShape {
 
   /** Stream frames each way, and flow-control stalls (sends waiting for credit, read pauses). */
   get streams(): StreamCounts {
-    const link = this.#link;
-    const open = this.#calling.streaming() + this.#serving.streaming();
+    const link = this.#link, open = this.#calling.streaming() + this.#serving.streaming();
     return { open, framesRead: link.streamFramesRead, framesWritten: link.streamFramesWritten, creditWaits: link.creditWaits, readPauses: link.readPauses };
   }
 
@@ -334,9 +336,7 @@ class ConnectionEngine implements ConnectionShape {
         writer.abort(error);
         this.#shutDown(new RpcError("unavailable", `connection closed: ${error.message}`, { cause: error }), error);
       } else {
-        this.#peerGone(
-          new RpcError("unavailable", `connection lost: ${(error as Error)?.message ?? error}`, { cause: error }),
-        );
+        this.#peerGone(new RpcError("unavailable", `connection lost: ${(error as Error)?.message ?? error}`, { cause: error }));
       }
     }
   }

@@ -256,7 +256,8 @@ class ProcedureRunner {
           value = value.data;
         }
         if (withIds === undefined) {
-          withIds = step.value instanceof Tracked && request.connection.protocolVersion > 0;
+          // The peer's greeting is enough: a version may be agreed only after this first item.
+          withIds = step.value instanceof Tracked && request.connection.peerSpeaksWeft;
           if (withIds) request.replyMetadata[TRACKED_KEY] = "1";
         }
         if (value === undefined) throw new TypeError(`${what} is undefined: stream items must be values`);
