@@ -9,6 +9,7 @@
  */
 import { announcePort, exitWithParent } from "../harness/children.ts";
 import { HOST, runtime } from "../harness/runtime.ts";
+import { listenDeno, listenNode, writeAll } from "./listen.ts";
 
 // deno-lint-ignore no-explicit-any
 const g = globalThis as any;
@@ -54,47 +55,14 @@ function listenBun(): number {
   return server.port;
 }
 
-function listenDeno(): number {
-  const listener = g.Deno.listen({ hostname: HOST, port: 0, transport: "tcp" });
-  // deno-lint-ignore no-explicit-any
-  const serve = async (conn: any) => {
-    conn.setNoDelay(true);
-    const buf = new Uint8Array(64 * 1024);
-    try {
-      for (;;) {
-        const n: number | null = await conn.read(buf);
-        if (n === null) break;
-        let off = 0;
-        while (off < n) off += await conn.write(buf.subarray(off, n));
-      }
-    } catch {
-      // peer went away
-    }
-    try {
-      conn.close();
-    } catch {
-      // already closed
-    }
-  };
-  (async () => {
-    for await (const conn of listener) serve(conn);
-  })();
-  return listener.addr.port;
+function echoDeno(): number {
+  return listenDeno((conn) => (chunk) => writeAll(conn, chunk));
 }
 
-async function listenNode(): Promise<number> {
-  const net = await import("node:net");
-  const server = net.createServer((socket) => {
-    socket.setNoDelay(true);
-    socket.on("data", (chunk) => socket.write(chunk));
-    socket.on("error", () => {});
-  });
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, HOST, () => resolve((server.address() as { port: number }).port));
-  });
+function echoNode(): Promise<number> {
+  return listenNode((socket) => socket.on("data", (chunk) => socket.write(chunk)));
 }
 
-const port = runtime === "bun" ? listenBun() : runtime === "deno" ? listenDeno() : await listenNode();
+const port = runtime === "bun" ? listenBun() : runtime === "deno" ? echoDeno() : await echoNode();
 announcePort(port);
 exitWithParent();

@@ -20,6 +20,7 @@ import { announcePort, exitWithParent } from "../harness/children.ts";
 import { HOST, runtime } from "../harness/runtime.ts";
 import { HEADER_SIZE, writeHeader } from "../harness/wire.ts";
 import { FrameScanner } from "../reference/frame_scanner.ts";
+import { listenDeno, listenNode, writeAll } from "./listen.ts";
 
 // deno-lint-ignore no-explicit-any
 const g = globalThis as any;
@@ -88,23 +89,14 @@ function listenBun(): number {
   return server.port;
 }
 
-function listenDeno(): number {
-  const listener = g.Deno.listen({ hostname: HOST, port: 0, transport: "tcp" });
-  // deno-lint-ignore no-explicit-any
-  const serve = async (conn: any) => {
-    conn.setNoDelay(true);
+function echoDeno(): number {
+  return listenDeno((conn) => {
     let queue: Uint8Array[] = [];
     let writing = false;
     const pump = async () => {
       writing = true;
       try {
-        while (queue.length > 0) {
-          const batch = queue;
-          queue = [];
-          for (const bytes of batch) {
-            for (let off = 0; off < bytes.length;) off += await conn.write(bytes.subarray(off));
-          }
-        }
+        while (queue.length > 0) for (const bytes of queue.splice(0)) await writeAll(conn, bytes);
       } catch {
         queue = [];
       }
@@ -114,43 +106,18 @@ function listenDeno(): number {
       queue.push(bytes);
       if (!writing) pump();
     });
-    const buf = new Uint8Array(64 * 1024);
-    try {
-      for (;;) {
-        const n: number | null = await conn.read(buf);
-        if (n === null) break;
-        scanner.scan(buf.subarray(0, n));
-      }
-    } catch {
-      // peer went away
-    }
-    try {
-      conn.close();
-    } catch {
-      // already closed
-    }
-  };
-  (async () => {
-    for await (const conn of listener) serve(conn);
-  })();
-  return listener.addr.port;
+    return (chunk) => scanner.scan(chunk);
+  });
 }
 
-async function listenNode(): Promise<number> {
-  const net = await import("node:net");
-  const server = net.createServer((socket) => {
-    socket.setNoDelay(true);
+function echoNode(): Promise<number> {
+  return listenNode((socket) => {
     // Node queues what it cannot send yet, and keeps each chunk until it is sent.
     const scanner = echoScanner((bytes) => socket.write(bytes));
-    socket.on("data", (chunk: Buffer) => scanner.scan(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)));
-    socket.on("error", () => {});
-  });
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, HOST, () => resolve((server.address() as { port: number }).port));
+    socket.on("data", (chunk: Uint8Array) => scanner.scan(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)));
   });
 }
 
-const port = runtime === "bun" ? listenBun() : runtime === "deno" ? listenDeno() : await listenNode();
+const port = runtime === "bun" ? listenBun() : runtime === "deno" ? echoDeno() : await echoNode();
 announcePort(port);
 exitWithParent();

@@ -26,6 +26,7 @@ import {
   writeHeader,
 } from "../harness/wire.ts";
 import { FrameScanner } from "../reference/frame_scanner.ts";
+import { listenDeno, listenNode, writeAll } from "./listen.ts";
 
 // deno-lint-ignore no-explicit-any
 const g = globalThis as any;
@@ -145,61 +146,34 @@ function listenBun(): number {
   return server.port;
 }
 
-function listenDeno(): number {
-  const listener = g.Deno.listen({ hostname: HOST, port: 0, transport: "tcp" });
-  // deno-lint-ignore no-explicit-any
-  const serve = async (conn: any) => {
-    conn.setNoDelay(true);
+function streamDeno(): number {
+  return listenDeno((conn) => {
     const source = new StreamSource();
     let pumping = false;
     let gone = false;
     const pump = async () => {
       pumping = true;
       try {
-        for (;;) {
-          const bytes = source.next();
-          if (bytes === null) break;
-          for (let off = 0; off < bytes.length;) off += await conn.write(bytes.subarray(off));
-        }
+        for (let bytes = source.next(); bytes !== null; bytes = source.next()) await writeAll(conn, bytes);
       } catch {
         gone = true;
       }
       pumping = false;
     };
-    const buf = new Uint8Array(64 * 1024);
-    try {
-      for (;;) {
-        const n: number | null = await conn.read(buf);
-        if (n === null) break;
-        source.scanner.scan(buf.subarray(0, n));
-        if (!pumping && !gone) pump();
-      }
-    } catch {
-      // peer went away
-    }
-    try {
-      conn.close();
-    } catch {
-      // already closed
-    }
-  };
-  (async () => {
-    for await (const conn of listener) serve(conn);
-  })();
-  return listener.addr.port;
+    return (chunk) => {
+      source.scanner.scan(chunk);
+      if (!pumping && !gone) pump();
+    };
+  });
 }
 
-async function listenNode(): Promise<number> {
-  const net = await import("node:net");
-  const server = net.createServer((socket) => {
-    socket.setNoDelay(true);
+function streamNode(): Promise<number> {
+  return listenNode((socket) => {
     const source = new StreamSource();
     let waiting = false;
     const pump = () => {
       if (waiting) return;
-      for (;;) {
-        const bytes = source.next();
-        if (bytes === null) return;
+      for (let bytes = source.next(); bytes !== null; bytes = source.next()) {
         if (!socket.write(bytes)) {
           waiting = true;
           return;
@@ -210,18 +184,13 @@ async function listenNode(): Promise<number> {
       waiting = false;
       pump();
     });
-    socket.on("data", (chunk: Buffer) => {
+    socket.on("data", (chunk: Uint8Array) => {
       source.scanner.scan(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
       pump();
     });
-    socket.on("error", () => {});
-  });
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, HOST, () => resolve((server.address() as { port: number }).port));
   });
 }
 
-const port = runtime === "bun" ? listenBun() : runtime === "deno" ? listenDeno() : await listenNode();
+const port = runtime === "bun" ? listenBun() : runtime === "deno" ? streamDeno() : await streamNode();
 announcePort(port);
 exitWithParent();

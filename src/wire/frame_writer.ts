@@ -248,11 +248,9 @@ export class FrameWriter {
   afterSent(sent: () => void): boolean {
     const writer = this.#writer;
     if (this.#closed || writer.whenSent === undefined || this.#waiting !== null) return false;
-    if (this.#scheduled || this.#end > this.#start || this.#queued.length > 0) {
-      (this.#sentWaiters ??= []).push(sent); // asked again once this tick's frames are handed on
-    } else {
-      writer.whenSent(sent);
-    }
+    // Frames not handed on yet always have a flush scheduled: ask once it has run.
+    if (this.#scheduled) (this.#sentWaiters ??= []).push(sent);
+    else writer.whenSent(sent);
     return true;
   }
 
@@ -269,13 +267,11 @@ export class FrameWriter {
       if (queued.length > 1 && this.#writer.cork !== undefined) this.#writer.cork(this.#writeQueued);
       else this.#writeQueued();
     }
-    if (this.#sentWaiters !== null) this.#askWhenSent();
-  }
-
-  #askWhenSent(): void {
-    const waiters = this.#sentWaiters!;
-    this.#sentWaiters = null;
-    for (const sent of waiters) this.#writer.whenSent!(sent);
+    const waiters = this.#sentWaiters;
+    if (waiters !== null) {
+      this.#sentWaiters = null;
+      for (const sent of waiters) this.#writer.whenSent!(sent);
+    }
   }
 
   /** Hands the queued chunks to the stream (corked, when there are several and it can be). */
