@@ -23,6 +23,9 @@
  *   weft-blocking     the same without nonBlocking (qrpc's default)
  *   promise-rpc       reference/promise_rpc_client.ts against servers/raw_echo.ts: the least
  *                     an `await call()` over the same frames costs (a second reference)
+ *   raw-conns         BENCH_INFLIGHT raw connections with one frame in flight on each
+ *   weft-conns        BENCH_INFLIGHT weft connections with one nonBlocking call on each: a
+ *                     server's many quiet clients, where nothing batches (vs raw-conns)
  *
  * Env:
  *   BENCH_SECONDS=3     measured seconds per row
@@ -40,7 +43,8 @@
  */
 import type { Connection } from "../mod.ts";
 import { loadAdapter } from "./harness/adapters.ts";
-import { addRatios, callPlan, callRunner, type CallRow, callTable, CPU_NOTE, findRow } from "./harness/calls.ts";
+import { addRatios, callPlan, callRunner, type CallRow, callTable, CPU_NOTE, findRow, FLEET_SUFFIX } from "./harness/calls.ts";
+import { openFleet } from "./harness/fleet.ts";
 import { connectionTarget, LaneClient } from "./harness/lanes.ts";
 import { jsonOutput, pct, printJson, runConditions, runtimeLabel, times, verdict } from "./harness/output.ts";
 import { measureRounds } from "./harness/rounds.ts";
@@ -49,12 +53,14 @@ import { socketBench } from "./harness/session.ts";
 import { MANY, readSettings, SOCKET_DEFAULTS } from "./harness/settings.ts";
 import { ECHO_CMD, makePayload, PAYLOAD_SIZE } from "./harness/wire.ts";
 import { PromiseRpc } from "./reference/promise_rpc_client.ts";
-import { rawEchoRunner } from "./reference/raw_echo_client.ts";
+import { openRawEcho, rawEchoRunner } from "./reference/raw_echo_client.ts";
 
 const settings = readSettings(SOCKET_DEFAULTS);
 const PAYLOAD = makePayload();
 const NON_BLOCKING = { nonBlocking: true } as const;
 const MODES = ["raw", "promise-rpc", "weft-nonblocking", "weft-blocking"];
+/** MANY connections, one call in flight on each: raw ping-pong clients, and weft's (nonBlocking). */
+const FLEET_MODES = [`raw${FLEET_SUFFIX}`, `weft${FLEET_SUFFIX}`];
 
 /** A weft row's lanes: `await conn.request()` per call, nonBlocking or blocking (qrpc's default). */
 function weftClient(conn: Connection, inFlight: number, mode: string, serverPid: number | undefined): LaneClient {
@@ -77,16 +83,27 @@ async function promiseRpcRunner(port: number, inFlight: number, serverPid: numbe
 
 await socketBench({
   settings,
-  watchdog: { rows: 2 * MODES.length, slackSeconds: 12 },
+  watchdog: { rows: 2 * MODES.length + FLEET_MODES.length, slackSeconds: 12 },
   servers: { raw: "servers/raw_echo.ts", weft: "servers/weft_tcp.ts" },
 }, async ({ servers: { raw, weft }, spinners, pinned, elapsedSeconds }) => {
   const { connect } = await loadAdapter();
   const plan = callPlan(MODES, async (mode, inFlight) => {
+    if (mode === `raw${FLEET_SUFFIX}`) {
+      const fleet = await openFleet(inFlight, () => openRawEcho(raw.port, 1, undefined), raw.pid);
+      return callRunner(mode, inFlight, fleet);
+    }
+    if (mode === `weft${FLEET_SUFFIX}`) {
+      const fleet = await openFleet(inFlight, async () => {
+        const conn = await connect({ hostname: HOST, port: weft.port });
+        return weftClient(conn, 1, "weft-nonblocking", undefined);
+      }, weft.pid);
+      return callRunner(mode, inFlight, fleet);
+    }
     if (mode === "raw") return rawEchoRunner(raw.port, inFlight, raw.pid);
     if (mode === "promise-rpc") return promiseRpcRunner(raw.port, inFlight, raw.pid);
     const conn = await connect({ hostname: HOST, port: weft.port });
     return callRunner(mode, inFlight, weftClient(conn, inFlight, mode, weft.pid));
-  });
+  }, FLEET_MODES);
   // With BENCH_ROUNDS > 1 the whole plan repeats and each number is the median over rounds.
   const rows: CallRow[] = await measureRounds(plan, settings, "callsPerSec", "serverCpuUs");
   addRatios(rows);

@@ -73,24 +73,32 @@ export function callRunner(
 }
 
 /**
- * The plan: every mode at 1 in flight, then every mode at BENCH_INFLIGHT, cut down by
+ * The plan: every mode at 1 in flight, then every mode at BENCH_INFLIGHT, then each of
+ * `fleetModes` as BENCH_INFLIGHT connections with one call in flight on each; cut down by
  * BENCH_ONLY (`mode:inFlight`, where 64 stands for BENCH_INFLIGHT).
  */
 export function callPlan(
   modes: string[],
   open: (mode: string, inFlight: number) => Promise<Runner<CallRow>>,
+  fleetModes: string[] = [],
 ): PlanRow<CallRow>[] {
   const plan = [1, MANY].flatMap((inFlight) =>
     modes.map((mode) => ({ key: `${mode}:${inFlight}`, group: `x${inFlight}`, open: () => open(mode, inFlight) }))
   );
+  // MANY connections with one call each (fleet.ts): a group of their own, after the others.
+  for (const mode of fleetModes) plan.push({ key: `${mode}:${MANY}`, group: "conns", open: () => open(mode, MANY) });
   return selectRows(plan, "mode:inFlight", (name) => name.replace(/:(\d+)$/, (_, n) => `:${n === "64" ? MANY : n}`));
 }
 
-/** Sets each row's ratios to the raw row at the same in-flight count. */
+/** A fleet row's mode ends in this; its reference is the raw fleet (`raw-conns`). */
+export const FLEET_SUFFIX = "-conns";
+
+/** Sets each row's ratios to the raw row at the same in-flight count (a fleet row's: the raw fleet's). */
 export function addRatios(rows: CallRow[]): void {
   for (const r of rows) {
-    if (r.mode === "raw") continue;
-    const base = rows.find((b) => b.mode === "raw" && b.inFlight === r.inFlight);
+    const baseMode = r.mode.endsWith(FLEET_SUFFIX) ? `raw${FLEET_SUFFIX}` : "raw";
+    if (r.mode === baseMode) continue;
+    const base = rows.find((b) => b.mode === baseMode && b.inFlight === r.inFlight);
     if (base === undefined) continue;
     r.ratio = r.callsPerSec / base.callsPerSec;
     r.p50Ratio = r.p50us / base.p50us;

@@ -36,19 +36,28 @@ export class CpuMeter {
   #serverPid: number | undefined;
   #c0: number | null = null;
   #s0: number | null = null;
+  #off = false;
 
   constructor(serverPid: number | undefined) {
     this.#serverPid = serverPid;
   }
 
+  /** Stops metering for good: for a client that is one of many metered together (fleet.ts). */
+  disable(): void {
+    this.#off = true;
+    this.client = this.server = null;
+  }
+
   /** Starts a measured part. */
   start(): void {
+    if (this.#off) return;
     this.#c0 = cpuMs("self");
     this.#s0 = this.#serverPid === undefined ? null : cpuMs(this.#serverPid);
   }
 
   /** Ends the measured part begun by `start`, adding the CPU both processes used meanwhile. */
   stop(): void {
+    if (this.#off) return;
     const c1 = cpuMs("self");
     const s1 = this.#serverPid === undefined ? null : cpuMs(this.#serverPid);
     const c0 = this.#c0;
@@ -58,6 +67,7 @@ export class CpuMeter {
   }
 
   reset(): void {
+    if (this.#off) return;
     this.client = 0;
     this.server = 0;
   }

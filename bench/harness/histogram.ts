@@ -5,7 +5,7 @@
  */
 
 /** Bucket width: 0.1 us. */
-const BUCKETS_PER_MS = 10_000;
+export const BUCKETS_PER_MS = 10_000;
 /** Range: 0..50 ms; slower samples land in the last bucket (max is still exact). */
 const BUCKETS = 50 * BUCKETS_PER_MS;
 
