@@ -39,6 +39,8 @@ export class BunSocketTransport implements Transport, ByteSource, ByteSink, Byte
   readonly readable: ByteSource = this;
   readonly writable: ByteSink = this;
   readonly remoteAddress: string;
+  /** A small chunk's `.buffer` is made on first use, dearer than copying its payload out. */
+  readonly copySmallPayloads = true;
   readonly #socket: BunSocket<BunSocketTransport>;
   readonly #reads = new ChunkQueue();
   readonly #resume = () => this.#socket.resume();

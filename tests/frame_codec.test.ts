@@ -84,6 +84,30 @@ describe("frame codec", () => {
     expect(payload!.byteOffset).toBe(16);
   });
 
+  test("with copySmall, payloads up to 64 bytes are plain copies and larger ones still views", () => {
+    const sizes = [0, 1, 63, 64, 65, 300];
+    const bytes = new Uint8Array(sizes.reduce((sum, size) => sum + 16 + size, 0));
+    let at = 0;
+    for (const [i, size] of sizes.entries()) {
+      bytes.set(encodeFrame({ id: 2 * i + 1, flags: 0, cmd: 1, payload: patterned(size) }), at);
+      at += 16 + size;
+    }
+    // A Node Buffer as the chunk: a copy must still be a plain Uint8Array, not a Buffer view.
+    const NodeBuffer = (globalThis as { Buffer?: { from(bytes: Uint8Array): Uint8Array } }).Buffer;
+    const chunk = NodeBuffer === undefined ? bytes : NodeBuffer.from(bytes);
+    const payloads: Uint8Array[] = [];
+    new FrameDecoder(1024, false, true).decode(chunk, (_id, _flags, _cmd, p) => payloads.push(p));
+    expect(payloads.map((p) => p.length)).toEqual(sizes);
+    for (const [i, payload] of payloads.entries()) {
+      expect(sameBytes(payload, patterned(sizes[i]))).toBe(true);
+      expect(payload.buffer === chunk.buffer).toBe(sizes[i] > 64);
+      if (sizes[i] <= 64) expect(Object.getPrototypeOf(payload)).toBe(Uint8Array.prototype);
+    }
+    chunk.fill(0); // the copies keep their bytes; the views see the chunk
+    expect(sameBytes(payloads[3], patterned(64))).toBe(true);
+    expect(payloads[5].every((byte) => byte === 0)).toBe(true);
+  });
+
   test("assembles a 6 MiB frame split into 4 KiB chunks, intact", () => {
     const payload = patterned(6 * 1024 * 1024, 9);
     const bytes = encodeFrame({ id: 11, flags: 0, cmd: 2, payload });

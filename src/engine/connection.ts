@@ -93,7 +93,7 @@ class ConnectionEngine implements ConnectionShape {
     this.#transport = transport;
     this.#onError = options.onError;
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
-    this.#decoder = new FrameDecoder(this.maxFrameSize, options.lendPayloads === true);
+    this.#decoder = new FrameDecoder(this.maxFrameSize, options.lendPayloads === true, transport.copySmallPayloads === true);
     const writer = new FrameWriter(transport.writable, (error) => this.#transportFailed(error));
     const link = new Link(role, options.weft ?? true, this.maxFrameSize, writer, (error) => this.#report(error));
     this.#link = link;

@@ -21,4 +21,9 @@ export interface Transport {
   readonly writable: ByteSink;
   /** "host:port" of the peer, for logs and errors. */
   readonly remoteAddress?: string;
+  /**
+   * True when a view into one of `readable`'s chunks costs more than copying a few bytes out
+   * of it (Bun's socket chunks): the engine then copies small payloads (src/wire/frame_decoder.ts).
+   */
+  readonly copySmallPayloads?: boolean;
 }
