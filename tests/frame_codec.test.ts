@@ -84,28 +84,35 @@ describe("frame codec", () => {
     expect(payload!.byteOffset).toBe(16);
   });
 
-  test("with copySmall, payloads up to 64 bytes are plain copies and larger ones still views", () => {
-    const sizes = [0, 1, 63, 64, 65, 300];
-    const bytes = new Uint8Array(sizes.reduce((sum, size) => sum + 16 + size, 0));
-    let at = 0;
-    for (const [i, size] of sizes.entries()) {
-      bytes.set(encodeFrame({ id: 2 * i + 1, flags: 0, cmd: 1, payload: patterned(size) }), at);
-      at += 16 + size;
-    }
+  test("with copySmall, a chunk of one frame of up to 64 bytes of payload hands out a plain copy", () => {
     // A Node Buffer as the chunk: a copy must still be a plain Uint8Array, not a Buffer view.
     const NodeBuffer = (globalThis as { Buffer?: { from(bytes: Uint8Array): Uint8Array } }).Buffer;
-    const chunk = NodeBuffer === undefined ? bytes : NodeBuffer.from(bytes);
-    const payloads: Uint8Array[] = [];
-    new FrameDecoder(1024, false, true).decode(chunk, (_id, _flags, _cmd, p) => payloads.push(p));
-    expect(payloads.map((p) => p.length)).toEqual(sizes);
-    for (const [i, payload] of payloads.entries()) {
-      expect(sameBytes(payload, patterned(sizes[i]))).toBe(true);
-      expect(payload.buffer === chunk.buffer).toBe(sizes[i] > 64);
-      if (sizes[i] <= 64) expect(Object.getPrototypeOf(payload)).toBe(Uint8Array.prototype);
+    const asChunk = (bytes: Uint8Array) => NodeBuffer === undefined ? bytes : NodeBuffer.from(bytes);
+    const decodeOne = (chunk: Uint8Array, copySmall: boolean) => {
+      const payloads: Uint8Array[] = [];
+      new FrameDecoder(1024, false, copySmall).decode(chunk, (_id, _flags, _cmd, p) => payloads.push(p));
+      return payloads;
+    };
+    for (const size of [0, 1, 32, 64, 65, 300]) {
+      const chunk = asChunk(encodeFrame({ id: 3, flags: 0, cmd: 1, payload: patterned(size) }));
+      const [payload] = decodeOne(chunk, true);
+      expect(sameBytes(payload, patterned(size))).toBe(true);
+      expect(payload.buffer === chunk.buffer).toBe(size > 64);
+      if (size <= 64) expect(Object.getPrototypeOf(payload)).toBe(Uint8Array.prototype);
+      chunk.fill(0); // a copy keeps its bytes; a view sees the chunk
+      expect(sameBytes(payload, patterned(size))).toBe(size <= 64);
+      // Without copySmall it is a view, as every frame is.
+      const again = asChunk(encodeFrame({ id: 3, flags: 0, cmd: 1, payload: patterned(size) }));
+      expect(decodeOne(again, false)[0].buffer).toBe(again.buffer);
     }
-    chunk.fill(0); // the copies keep their bytes; the views see the chunk
-    expect(sameBytes(payloads[3], patterned(64))).toBe(true);
-    expect(payloads[5].every((byte) => byte === 0)).toBe(true);
+    // Several frames in a chunk share its buffer: views, even when small.
+    const two = new Uint8Array(2 * (16 + 32));
+    two.set(encodeFrame({ id: 3, flags: 0, cmd: 1, payload: patterned(32) }));
+    two.set(encodeFrame({ id: 5, flags: 0, cmd: 1, payload: patterned(32, 2) }), 48);
+    const chunk = asChunk(two);
+    const payloads = decodeOne(chunk, true);
+    expect(payloads.map((p) => p.buffer === chunk.buffer)).toEqual([true, true]);
+    expect(sameBytes(payloads[1], patterned(32, 2))).toBe(true);
   });
 
   test("assembles a 6 MiB frame split into 4 KiB chunks, intact", () => {

@@ -23,7 +23,7 @@ export interface Transport {
   readonly remoteAddress?: string;
   /**
    * True when a view into one of `readable`'s chunks costs more than copying a few bytes out
-   * of it (Bun's socket chunks): the engine then copies small payloads (src/wire/frame_decoder.ts).
+   * of it (Bun's socket chunks): the engine then copies a lone small frame's payload (src/wire/frame_decoder.ts).
    */
   readonly copySmallPayloads?: boolean;
 }
