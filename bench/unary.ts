@@ -129,6 +129,8 @@ await socketBench({
     oneP50RatioBlocking: findRow(rows, "weft-blocking", 1)?.p50Ratio ?? null,
     oneTarget,
     oneMet: oneP50 === null ? null : oneP50 <= oneTarget,
+    /** MANY connections with one call each: weft over raw (no target; the issue's first table had it). */
+    connsRatio: findRow(rows, `weft${FLEET_SUFFIX}`, MANY)?.ratio ?? null,
   };
 
   if (jsonOutput) {
@@ -159,6 +161,7 @@ await socketBench({
     `${MANY} in flight: the ~100-line promise RPC/raw = ${pct(checks.promiseRatio)}; weft/promise RPC = ${pct(checks.manyVsPromise)}` +
       ` (target 100%)${verdict(checks.manyVsPromiseMet)}`,
   );
+  console.log(`${MANY} connections with 1 call in flight on each: weft/raw = ${pct(checks.connsRatio)}`);
   console.log(
     `1 in flight: p50 weft/raw = ${times(checks.oneP50Ratio)} (target <= ${oneTarget}x)` +
       `${verdict(checks.oneMet)} [nonBlocking; blocking: ${times(checks.oneP50RatioBlocking)}]`,
