@@ -18,10 +18,6 @@ export class Fleet implements Client {
     this.tally = new Tally(serverPid);
   }
 
-  get size(): number {
-    return this.#members.length;
-  }
-
   /** Runs every member for `ms` at once; the slice ends when the last is done. */
   async run(ms: number): Promise<void> {
     const tally = this.tally;
